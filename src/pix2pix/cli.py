@@ -1,0 +1,226 @@
+"""The ``pix2pix`` command: parses arguments, calls the library, maps errors to exit codes.
+
+No logic lives here. A user error prints one line (``error: ...``) and exits
+non-zero; a traceback means a bug in pix2pix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from . import __version__
+from .errors import Pix2PixError, shown
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _print(*lines: str) -> None:
+    for line in lines:
+        print(line, flush=True)
+
+
+# ---------------------------------------------------------------------- commands
+def cmd_check_data(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .data.check import check_dataset
+
+    cfg = load_config(args.config, args.set)
+    report = check_dataset(args.data, cfg.data)
+    _print(*report.lines())
+    if report.usable_pairs == 0:
+        print(f"error: no usable pairs found in {shown(args.data)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .training.trainer import resume, train
+
+    if args.resume:
+        if args.config or args.preset or args.init_from:
+            raise _usage("--resume continues a run with its saved config; --config, --preset and --init-from apply to new runs")
+        result = resume(args.resume, args.set, data=args.data, progress=not args.no_progress)
+    else:
+        from .config import load_config
+
+        if not args.data or not args.out:
+            raise _usage("train needs DATA and --out RUN (or --resume RUN)")
+        cfg = load_config(args.config, args.set, args.preset)
+        result = train(cfg, args.data, args.out, init_from=args.init_from, progress=not args.no_progress)
+    best = f", best val L1 {result.best_val_l1:.4f}" if result.best_val_l1 is not None else ""
+    if result.status == "interrupted":
+        _print(f"interrupted at step {result.step}; checkpoint saved. Resume with: pix2pix train --resume {shown(result.run)}")
+        return 130
+    _print(f"done: step {result.step}{best}; run folder {shown(result.run)} (report: {shown(result.run / 'report.html')})")
+    return 0
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from .evaluation.report import write_run_report
+    from .evaluation.testing import run_test
+
+    result = run_test(args.run, args.data, args.split, which=args.checkpoint, out=args.out, norm=args.norm,
+                      limit=args.limit, progress=not args.no_progress)
+    rows = "  ".join(f"{k} {v:.4f}" for k, v in result.mean.items())
+    _print(f"{result.count} images: {rows}", f"results: {shown(result.folder / 'index.html')}")
+    if Path(args.run).is_dir() and (Path(args.run) / "config.toml").exists():
+        write_run_report(args.run)
+    return 0
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    from .data.io import write_image
+    from .errors import ImageError
+    from .inference import Translator, as_array, iter_image_files
+
+    translator = Translator.from_checkpoint(args.model, which=args.checkpoint, direction=args.direction,
+                                            device=args.device, norm=args.norm, scale=args.scale)
+    files = iter_image_files(args.inputs)
+    if not files:
+        raise _usage("no images to translate (folders are searched for image files, not recursively)")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise _usage(f"--out {shown(out)}: is a file, expected a folder")
+    used: set[str] = set()
+    failed = 0
+    for path in files:
+        try:
+            image = as_array(path)
+        except ImageError as exc:
+            print(f"skipped: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        name = path.stem
+        while name in used:
+            name += "_"
+        used.add(name)
+        result = translator.translate_arrays([image])[0]
+        target = write_image(result, out / f"{name}.png")
+        _print(f"{shown(path)} -> {shown(target)}")
+    if failed:
+        print(f"error: {failed} of {len(files)} input(s) could not be read", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .evaluation.report import write_run_report
+
+    _print(f"report: {shown(write_run_report(args.run))}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo_run import run_demo
+
+    return run_demo(Path(args.out), steps=args.steps, progress=not args.no_progress)
+
+
+# ---------------------------------------------------------------------- parser
+class _UsageError(Pix2PixError):
+    pass
+
+
+def _usage(message: str) -> _UsageError:
+    return _UsageError(message)
+
+
+def _add_config_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="TOML", help="config file (TOML) with [data], [model], [loss], [train], [inference] tables")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override one config value, e.g. --set train.max_steps=1000 (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pix2pix",
+        description="Image-to-image translation with conditional GANs: pix2pix (paired) and CycleGAN (unpaired).",
+    )
+    parser.add_argument("--version", action="version", version=f"pix2pix {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("check-data", help="validate a dataset: layout, splits, pairs, sizes, channels, problems")
+    p.add_argument("data", help="dataset folder or demo:shapes")
+    _add_config_options(p)
+    p.set_defaults(func=cmd_check_data)
+
+    p = sub.add_parser("train", help="train a model (or --resume a run)")
+    p.add_argument("data", nargs="?", help="dataset folder or demo:shapes (with --resume: only if the data moved)")
+    p.add_argument("--out", help="run folder to create")
+    _add_config_options(p)
+    from .config import PRESETS
+
+    p.add_argument("--preset", choices=sorted(PRESETS), help="task preset for lambda_l1 (see README)")
+    p.add_argument("--resume", metavar="RUN", help="continue RUN exactly where it stopped")
+    p.add_argument("--init-from", metavar="RUN_OR_CKPT", help="start a new run from these network weights (fine-tuning)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("test", help="translate a dataset split, write metrics.json and an HTML page")
+    p.add_argument("run", help="run folder or checkpoint file")
+    p.add_argument("data", help="dataset folder or demo:shapes")
+    p.add_argument("--split", default="test", help="split to translate (default: test)")
+    p.add_argument("--checkpoint", default="best", help="best or latest (run folders; default: best)")
+    p.add_argument("--out", help="output folder (default: RUN/results/SPLIT)")
+    p.add_argument("--norm", choices=["paper", "eval"], help="inference mode (default: the run's inference.norm)")
+    p.add_argument("--limit", type=_positive_int, help="translate only the first N pairs")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_test)
+
+    p = sub.add_parser("translate", help="translate images of any size with a trained model")
+    p.add_argument("model", help="run folder or checkpoint file")
+    p.add_argument("inputs", nargs="+", help="image files or folders of images")
+    p.add_argument("--out", required=True, help="output folder (outputs are named after the inputs: NAME.png)")
+    p.add_argument("--direction", default="AtoB", choices=["AtoB", "BtoA"], help="CycleGAN: which generator (default: AtoB)")
+    p.add_argument("--checkpoint", default="best", help="best or latest (run folders; default: best)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--norm", choices=["paper", "eval"], help="inference mode (default: the run's inference.norm)")
+    p.add_argument("--scale", choices=["train", "native"], help="resize to the training scale (default) or run at native size")
+    p.set_defaults(func=cmd_translate)
+
+    p = sub.add_parser("report", help="rebuild RUN/report.html")
+    p.add_argument("run")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("demo", help="train briefly on demo:shapes and show what was learned")
+    p.add_argument("--out", default="runs/demo", help="run folder (default: runs/demo)")
+    p.add_argument("--steps", type=_positive_int, default=None, help="training steps (default: the demo's own)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except Pix2PixError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:  # disk full, permission denied, ... on a path the user gave
+        where = f" {shown(exc.filename)}" if exc.filename else ""
+        print(f"error:{where} {exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os._exit(main())

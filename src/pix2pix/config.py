@@ -1,0 +1,436 @@
+"""Every setting of a run, as one dataclass per subsystem.
+
+Defaults follow the pix2pix paper (Isola et al., 2017) and the CycleGAN paper
+(Zhu et al., 2017) so that results are comparable with published ones. A few
+keys default to ``"auto"``: they resolve per method (pix2pix or CycleGAN) when
+the config is built, and the resolved value is what a run saves.
+
+Configs come from, in order: defaults, a TOML file (``--config``), a preset
+(``--preset``), then ``--set section.key=value`` overrides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import ConfigError
+
+Direction = Literal["AtoB", "BtoA"]
+Preprocess = Literal["resize_and_crop", "crop", "scale_width", "none"]
+
+
+def _check(condition: bool, key: str, message: str) -> None:
+    if not condition:
+        raise ConfigError(f"{key}: {message}")
+
+
+@dataclass
+class DataConfig:
+    """How images are read, paired and augmented."""
+
+    # AtoB: the model maps A (left half / A folder) to B; BtoA the other way.
+    direction: Direction = "AtoB"
+    # Paper: resize to 286, random-crop 256 ("random jitter"), random flip.
+    preprocess: Preprocess = "resize_and_crop"
+    # Paper: 286 -> 256 jitter.
+    load_size: int = 286
+    crop_size: int = 256
+    # Paper: random mirroring, applied identically to A and B.
+    flip: bool = True
+    # Channels of the model's input / output: 0 reads them from the data
+    # (1 when every image of that side is grey, else 3).
+    input_channels: int = 0
+    output_channels: int = 0
+    # DataLoader worker processes; 0 decodes in the training process.
+    num_workers: int = 2
+    # Decode every image once into RAM when the decoded split fits in this many
+    # MiB (faster epochs, and bad files are found before step 1); 0 disables.
+    cache_mb: int = 2048
+    # Share of train pairs held out for validation when DATA has no val split.
+    val_fraction: float = 0.1
+    # CycleGAN: draw A and B in a fixed order instead of independently at random.
+    serial: bool = False
+    # Size of the built-in demo:shapes images (pixels, square).
+    demo_size: int = 128
+
+    def __post_init__(self) -> None:
+        _check(self.load_size >= 1, "data.load_size", "must be a positive number of pixels")
+        _check(self.crop_size >= 1, "data.crop_size", "must be a positive number of pixels")
+        if self.preprocess in ("resize_and_crop", "scale_width"):
+            _check(
+                self.crop_size <= self.load_size,
+                "data.crop_size",
+                f"{self.crop_size} is larger than data.load_size={self.load_size}",
+            )
+        _check(self.input_channels in (0, 1, 3, 4), "data.input_channels", "must be 0 (from the data), 1, 3 or 4")
+        _check(self.output_channels in (0, 1, 3, 4), "data.output_channels", "must be 0 (from the data), 1, 3 or 4")
+        _check(self.num_workers >= 0, "data.num_workers", "must be >= 0")
+        _check(self.cache_mb >= 0, "data.cache_mb", "must be >= 0")
+        _check(0.0 <= self.val_fraction < 1.0, "data.val_fraction", "must be in [0, 1)")
+        _check(8 <= self.demo_size <= 1024, "data.demo_size", "must be between 8 and 1024")
+
+
+@dataclass
+class ModelConfig:
+    """Which networks to build; every size argument of the registry's factories."""
+
+    # pix2pix (paired, conditional D) or cyclegan (unpaired, two G and two D).
+    method: Literal["pix2pix", "cyclegan"] = "pix2pix"
+    # Registered generator name. auto: "unet" (depth from crop size) for
+    # pix2pix, "resnet_9blocks" for cyclegan, as in the two papers.
+    generator: str = "auto"
+    # Registered discriminator: "patchgan" (n_layers_d=3 is the paper's 70x70) or "pixel".
+    discriminator: str = "patchgan"
+    # Filters in the first conv layer of G and D (papers: 64).
+    ngf: int = 64
+    ndf: int = 64
+    # PatchGAN depth: 3 -> 70x70 receptive field (paper's choice).
+    n_layers_d: int = 3
+    # auto: batch for pix2pix, instance for cyclegan. sync_batch: batch norm
+    # synchronised across DDP ranks (CUDA only).
+    norm: Literal["auto", "batch", "instance", "none", "sync_batch"] = "auto"
+    # auto: 0.5 for pix2pix (the paper's noise), 0 for cyclegan. Negative = auto.
+    dropout: float = -1.0
+    # Weight init; the papers use normal(0, 0.02).
+    init: Literal["normal", "xavier", "kaiming", "orthogonal"] = "normal"
+    init_gain: float = 0.02
+
+    def __post_init__(self) -> None:
+        _check(1 <= self.ngf <= 1024, "model.ngf", "must be between 1 and 1024")
+        _check(1 <= self.ndf <= 1024, "model.ndf", "must be between 1 and 1024")
+        _check(1 <= self.n_layers_d <= 8, "model.n_layers_d", "must be between 1 and 8")
+        _check(self.dropout < 1.0, "model.dropout", "must be below 1 (negative = auto)")
+        _check(self.init_gain > 0, "model.init_gain", "must be > 0")
+
+
+@dataclass
+class LossConfig:
+    """Loss terms and their weights."""
+
+    # auto: vanilla (BCE, the pix2pix paper) for pix2pix, lsgan for cyclegan.
+    gan_mode: Literal["auto", "vanilla", "lsgan", "hinge", "wgangp"] = "auto"
+    # pix2pix paper: lambda = 100 for the L1 term.
+    lambda_l1: float = 100.0
+    # Gradient-penalty weight for wgangp (Gulrajani et al., 2017: 10).
+    lambda_gp: float = 10.0
+    # CycleGAN paper: cycle weights 10 each, identity 0.5 (relative to them).
+    lambda_a: float = 10.0
+    lambda_b: float = 10.0
+    lambda_identity: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("lambda_l1", "lambda_gp", "lambda_a", "lambda_b", "lambda_identity"):
+            value = getattr(self, name)
+            _check(math.isfinite(value) and value >= 0, f"loss.{name}", "must be a finite number >= 0")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation, schedule, logging and checkpointing."""
+
+    batch_size: int = 1  # paper: 1 (with batch norm this acts as instance norm)
+    lr_g: float = 2e-4  # paper: Adam, lr 2e-4, beta1 0.5
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    # Paper schedule: n_epochs at constant lr, then n_epochs_decay of linear decay to 0.
+    n_epochs: int = 100
+    n_epochs_decay: int = 100
+    lr_policy: Literal["linear", "step", "cosine", "constant"] = "linear"
+    # step policy: multiply lr by 0.1 every this many epochs.
+    lr_step_epochs: int = 50
+    # Stop after this many optimisation steps (0 = run the full schedule).
+    max_steps: int = 0
+    seed: int = 0
+    # Intervals in steps (0 disables); log_every also drives the progress bar's losses.
+    log_every: int = 10
+    sample_every: int = 200
+    val_every: int = 200
+    checkpoint_every: int = 1000
+    # Also checkpoint when this many minutes passed since the last one (0 disables).
+    checkpoint_minutes: float = 10.0
+    # Periodic checkpoints to keep besides latest and best.
+    keep_checkpoints: int = 3
+    # Validation pairs scored (and shown in sample grids: the first few).
+    val_images: int = 50
+    sample_images: int = 4
+    # CycleGAN image pool size (paper: 50); 0 disables the pool.
+    pool_size: int = 50
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Mixed precision: bf16 autocast (CPU/GPU), fp16 (CUDA, with GradScaler).
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    channels_last: bool = False
+    compile: bool = False
+    # What to do when a loss becomes NaN/Inf: stop (keeping the last good
+    # checkpoint) or skip the step.
+    on_nan: Literal["stop", "skip"] = "stop"
+    tensorboard: bool = False
+
+    def __post_init__(self) -> None:
+        _check(1 <= self.batch_size <= 4096, "train.batch_size", "must be between 1 and 4096")
+        for name in ("lr_g", "lr_d"):
+            value = getattr(self, name)
+            _check(math.isfinite(value) and 0 < value < 1, f"train.{name}", "must be in (0, 1)")
+        _check(0 <= self.beta1 < 1, "train.beta1", "must be in [0, 1)")
+        _check(0 <= self.beta2 < 1, "train.beta2", "must be in [0, 1)")
+        _check(self.n_epochs >= 0, "train.n_epochs", "must be >= 0")
+        _check(self.n_epochs_decay >= 0, "train.n_epochs_decay", "must be >= 0")
+        _check(self.n_epochs + self.n_epochs_decay >= 1, "train.n_epochs", "n_epochs + n_epochs_decay must be >= 1")
+        _check(self.lr_step_epochs >= 1, "train.lr_step_epochs", "must be >= 1")
+        _check(self.max_steps >= 0, "train.max_steps", "must be >= 0 (0 = full schedule)")
+        for name in ("log_every", "sample_every", "val_every", "checkpoint_every"):
+            _check(getattr(self, name) >= 0, f"train.{name}", "must be >= 0 (0 disables)")
+        _check(self.checkpoint_minutes >= 0, "train.checkpoint_minutes", "must be >= 0 (0 disables)")
+        _check(self.keep_checkpoints >= 0, "train.keep_checkpoints", "must be >= 0")
+        _check(self.val_images >= 1, "train.val_images", "must be >= 1")
+        _check(self.sample_images >= 1, "train.sample_images", "must be >= 1")
+        _check(self.pool_size >= 0, "train.pool_size", "must be >= 0")
+
+
+@dataclass
+class InferenceConfig:
+    """How a trained generator is run by test, translate, validation and serve."""
+
+    # paper: batch statistics and dropout on, as during training and in the
+    # paper's test script (each image normalised by its own statistics, dropout
+    # masks seeded). eval: running statistics, no dropout. See README for the
+    # numbers behind the default.
+    norm: Literal["paper", "eval"] = "paper"
+    # Seed of the dropout masks in paper mode (same seed -> same output).
+    seed: int = 0
+    # train: resize inputs to the scale the model was trained at and the output
+    # back to the input's size. native: run at the input's own resolution.
+    scale: Literal["train", "native"] = "train"
+    # Largest side, in pixels, translated in one piece; larger images go through
+    # overlapping tiles (0 = never tile).
+    tile_size: int = 1024
+
+    def __post_init__(self) -> None:
+        _check(self.tile_size == 0 or self.tile_size >= 16, "inference.tile_size", "must be 0 or >= 16")
+
+
+@dataclass
+class Config:
+    """A whole run: saved as config.toml in the run directory and in every checkpoint."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
+
+    def __post_init__(self) -> None:
+        self.resolve_auto()
+
+    def resolve_auto(self) -> None:
+        """Fill the ``auto`` keys with the defaults of the chosen method's paper."""
+        cycle = self.model.method == "cyclegan"
+        if self.model.generator == "auto":
+            self.model.generator = "resnet_9blocks" if cycle else "unet"
+        if self.model.norm == "auto":
+            self.model.norm = "instance" if cycle else "batch"
+        if self.model.dropout < 0:
+            self.model.dropout = 0.0 if cycle else 0.5
+        if self.loss.gan_mode == "auto":
+            self.loss.gan_mode = "lsgan" if cycle else "vanilla"
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "Config":
+        """Build from nested dicts (TOML), checking every section, key and type."""
+        sections = _section_types()
+        if not isinstance(raw, dict):
+            raise ConfigError("config must be a table of sections")
+        unknown = sorted(set(raw) - set(sections))
+        if unknown:
+            raise ConfigError(f"unknown config section '{unknown[0]}' (valid: {', '.join(sections)})")
+        built = {}
+        for name, section_cls in sections.items():
+            values = raw.get(name, {})
+            if not isinstance(values, dict):
+                raise ConfigError(f"config section '{name}' must be a table")
+            built[name] = _build_section(name, section_cls, values)
+        return cls(**built)
+
+
+# Keys that --resume may change: they move the stopping point or how often the
+# run reports, never what it computes.
+RESUMABLE_KEYS = frozenset(
+    {
+        "train.max_steps",
+        "train.log_every",
+        "train.sample_every",
+        "train.val_every",
+        "train.checkpoint_every",
+        "train.checkpoint_minutes",
+        "train.keep_checkpoints",
+        "train.val_images",
+        "train.sample_images",
+        "train.tensorboard",
+        "train.device",
+        "train.on_nan",
+        "data.num_workers",
+        "data.cache_mb",
+    }
+)
+
+# Task presets: lambda_l1 from the usual advice for each kind of task (the
+# range it comes from in the comment); applied before --set overrides.
+PRESETS: dict[str, dict[str, str]] = {
+    "seg2photo": {"loss.lambda_l1": "125"},  # label map -> photo: 100-150
+    "edges2photo": {"loss.lambda_l1": "75"},  # edges/sketch -> photo: 50-100
+    "colorization": {"loss.lambda_l1": "30"},  # grey -> colour: 10-50
+    "inpainting": {"loss.lambda_l1": "150"},  # fill holes: 100-200
+}
+
+
+def _section_types() -> dict[str, type]:
+    hints = typing.get_type_hints(Config)
+    return {f.name: hints[f.name] for f in dataclasses.fields(Config)}
+
+
+def _field_types(section_cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(section_cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(section_cls)}
+
+
+def _build_section(name: str, section_cls: type, values: dict[str, Any]) -> Any:
+    types = _field_types(section_cls)
+    unknown = sorted(set(values) - set(types))
+    if unknown:
+        raise ConfigError(f"unknown key '{name}.{unknown[0]}' (valid: {', '.join(types)})")
+    coerced = {key: _coerce(f"{name}.{key}", types[key], value) for key, value in values.items()}
+    return section_cls(**coerced)
+
+
+def _coerce(key: str, tp: Any, value: Any) -> Any:
+    """Convert a TOML or command-line value to the field's type, or raise a ConfigError."""
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise ConfigError(f"{key}: '{value}' is not one of {', '.join(map(str, choices))}")
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1"):
+            return True
+        if isinstance(value, str) and value.lower() in ("false", "no", "off", "0"):
+            return False
+        raise ConfigError(f"{key}: '{value}' is not a boolean (true/false)")
+    if tp is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        try:
+            return int(str(value), 10)
+        except ValueError:
+            raise ConfigError(f"{key}: '{value}' is not an integer") from None
+    if tp is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        try:
+            result = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}: '{value}' is not a number") from None
+        if not math.isfinite(result):
+            raise ConfigError(f"{key}: '{value}' is not a finite number")
+        return result
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported config field type for {key}: {tp}")  # a bug, not user input
+
+
+def parse_override(text: str) -> tuple[str, str, str]:
+    """Split 'section.key=value' into its parts, with a usable error otherwise."""
+    if "=" not in text:
+        raise ConfigError(f"--set '{text}': expected section.key=value")
+    path, value = text.split("=", 1)
+    path = path.strip()
+    if path.count(".") != 1:
+        raise ConfigError(f"--set '{text}': expected section.key=value (e.g. train.max_steps=100)")
+    section, key = path.split(".")
+    return section, key, value.strip()
+
+
+def apply_overrides(raw: dict[str, dict[str, Any]], overrides: list[str]) -> dict[str, dict[str, Any]]:
+    """Return a copy of ``raw`` with --set overrides applied (validated later by from_dict)."""
+    merged = {name: dict(values) for name, values in raw.items()}
+    sections = _section_types()
+    for text in overrides:
+        section, key, value = parse_override(text)
+        if section not in sections:
+            raise ConfigError(f"--set {section}.{key}: unknown section '{section}' (valid: {', '.join(sections)})")
+        types = _field_types(sections[section])
+        if key not in types:
+            raise ConfigError(f"--set {section}.{key}: unknown key (valid in {section}: {', '.join(types)})")
+        merged.setdefault(section, {})[key] = _coerce(f"{section}.{key}", types[key], value)
+    return merged
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file is a directory: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: list[str] | None = None,
+    preset: str | None = None,
+) -> Config:
+    """Defaults <- TOML file <- preset <- --set overrides, validated."""
+    raw: dict[str, Any] = read_toml(Path(path)) if path else {}
+    preset_overrides: list[str] = []
+    if preset:
+        if preset not in PRESETS:
+            raise ConfigError(f"--preset: unknown preset '{preset}' (valid: {', '.join(PRESETS)})")
+        preset_overrides = [f"{k}={v}" for k, v in PRESETS[preset].items()]
+    raw = apply_overrides(raw, preset_overrides + list(overrides or []))
+    return Config.from_dict(raw)
+
+
+def changed_keys(old: Config, new: Config) -> list[str]:
+    """Dotted keys whose values differ between two configs."""
+    a, b = old.to_dict(), new.to_dict()
+    return [f"{s}.{k}" for s in a for k in a[s] if a[s][k] != b[s][k]]
+
+
+def to_toml(cfg: Config) -> str:
+    """Serialise a config (flat sections of scalars) as TOML text."""
+    lines = ["# pix2pix run configuration (fully resolved)"]
+    for section, values in cfg.to_dict().items():
+        lines.append("")
+        lines.append(f"[{section}]")
+        for key, value in values.items():
+            lines.append(f"{key} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"'
+    raise TypeError(f"cannot write {value!r} to TOML")

@@ -1,0 +1,75 @@
+"""Resize / crop / flip, applied identically to A and B.
+
+Training uses random jitter (one draw per pair from a seeded generator, so the
+same step always sees the same crop). Test, translate and validation use
+``eval_size``: the scale the model was trained at, no crop, no flip; the network
+wrapper pads to its size multiple. One rule everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from ..config import DataConfig
+
+
+def resize(array: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bicubic resize of (H, W, C) uint8, as the paper's code (PIL bicubic)."""
+    if array.shape[0] == height and array.shape[1] == width:
+        return array
+    channels = array.shape[2]
+    img = Image.fromarray(array[:, :, 0] if channels == 1 else array)
+    out = np.asarray(img.resize((width, height), Image.BICUBIC), dtype=np.uint8)
+    return out[:, :, None] if channels == 1 else out
+
+
+def eval_size(height: int, width: int, cfg: DataConfig) -> tuple[int, int]:
+    """Size an image is resized to at test time so it matches the training scale."""
+    if cfg.preprocess == "resize_and_crop":
+        return cfg.load_size, cfg.load_size
+    if cfg.preprocess == "scale_width":
+        return max(1, round(height * cfg.load_size / width)), cfg.load_size
+    return height, width
+
+
+@dataclass(frozen=True)
+class PairTransform:
+    """Training-time jitter for a pair of (H, W, C) uint8 arrays."""
+
+    preprocess: str
+    load_size: int
+    crop_size: int
+    flip: bool
+
+    @classmethod
+    def from_config(cls, cfg: DataConfig) -> "PairTransform":
+        return cls(cfg.preprocess, cfg.load_size, cfg.crop_size, cfg.flip)
+
+    def __call__(self, a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        height, width = a.shape[:2]
+        crop = self.crop_size
+        if self.preprocess == "resize_and_crop":
+            height = width = self.load_size
+        elif self.preprocess == "scale_width":
+            height, width = max(crop, round(height * self.load_size / width)), self.load_size
+        elif self.preprocess == "crop" and min(height, width) < crop:
+            scale = crop / min(height, width)  # too small to crop: enlarge just enough
+            height, width = max(crop, round(height * scale)), max(crop, round(width * scale))
+        a, b = resize(a, height, width), resize(b, height, width)
+        if self.preprocess != "none":
+            top = int(rng.integers(0, height - crop + 1))
+            left = int(rng.integers(0, width - crop + 1))
+            a = a[top : top + crop, left : left + crop]
+            b = b[top : top + crop, left : left + crop]
+        if self.flip and rng.random() < 0.5:
+            a, b = a[:, ::-1], b[:, ::-1]
+        return np.ascontiguousarray(a), np.ascontiguousarray(b)
+
+
+def eval_transform(a: np.ndarray, b: np.ndarray, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic test-time version: resize both to ``eval_size`` of A."""
+    height, width = eval_size(a.shape[0], a.shape[1], cfg)
+    return resize(a, height, width), resize(b, height, width)

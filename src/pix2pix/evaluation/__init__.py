@@ -1,0 +1,1 @@
+"""Metrics, result pages and run reports."""

@@ -1,0 +1,223 @@
+"""Run a trained generator on images of any size: the one code path for test, translate,
+validation and serving.
+
+    t = Translator.from_checkpoint("runs/facades")
+    photo = t("label.png")          # PIL image / ndarray / path in, PIL image out
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from .config import Config
+from .data.io import convert_channels, pil_to_array, read_image, to_pil
+from .data.tensors import to_model_range, to_uint8
+from .data.transforms import eval_size, resize
+from .errors import CheckpointError, ConfigError, ImageError, shown
+from .methods import GENERATOR_KEYS
+from .methods.base import generator_from_config
+from .models import inference_mode, run_padded, size_multiple
+from .training.checkpoint import checkpoint_config, find_model_checkpoint, load_checkpoint
+from .training.precision import Precision, select_device
+
+ImageLike = Image.Image | np.ndarray | str | Path
+
+
+@dataclass
+class LoadedModel:
+    """A trained model's generators and everything needed to run them like in training."""
+
+    config: Config
+    method: str
+    channels: tuple[int, int]  # (input, output) of the AtoB generator
+    generators: dict[str, nn.Module]  # direction -> generator
+    step: int
+    path: Path
+
+    def channels_for(self, direction: str) -> tuple[int, int]:
+        return self.channels if direction == "AtoB" else (self.channels[1], self.channels[0])
+
+
+def load_model(path: str | Path, which: str = "best", device: str | torch.device = "cpu") -> LoadedModel:
+    """Rebuild the generator(s) of a run folder or checkpoint file.
+
+    Args:
+        path: run folder (uses ``checkpoints/best.pt``, else ``latest.pt``) or a checkpoint file.
+        which: best or latest, for run folders.
+    """
+    file = find_model_checkpoint(path, which)
+    state = load_checkpoint(file, map_location="cpu")
+    cfg = checkpoint_config(state)
+    method = state.get("method", cfg.model.method)
+    in_ch, out_ch = (int(c) for c in state["channels"])
+    generators: dict[str, nn.Module] = {}
+    for direction, key in GENERATOR_KEYS.get(method, {}).items():
+        if key not in state["networks"]:
+            continue
+        channels = (in_ch, out_ch) if direction == "AtoB" else (out_ch, in_ch)
+        net = generator_from_config(cfg, *channels)
+        try:
+            net.load_state_dict(state["networks"][key])
+        except RuntimeError as exc:
+            raise CheckpointError(f"{shown(file)}: weights do not fit the configured {cfg.model.generator} ({str(exc).splitlines()[0]})") from None
+        generators[direction] = net.to(device).eval()
+    if not generators:
+        raise CheckpointError(f"{shown(file)}: holds no generator weights")
+    return LoadedModel(cfg, method, (in_ch, out_ch), generators, int(state.get("step", 0)), file)
+
+
+def generate(
+    net: nn.Module,
+    images: torch.Tensor,
+    *,
+    norm: str = "paper",
+    seed: int = 0,
+    precision: Precision | None = None,
+) -> torch.Tensor:
+    """uint8 (B, C, H, W) in -> uint8 (B, C_out, H, W) out, any H and W (padded internally)."""
+    device = next(net.parameters()).device
+    x = to_model_range(images.to(device, non_blocking=True))
+    autocast = precision.autocast() if precision else torch.autocast(device.type, enabled=False)
+    with inference_mode(net, norm, seed), autocast:
+        y = run_padded(net, x, size_multiple(net))
+    return to_uint8(y).cpu()
+
+
+def generate_arrays(
+    net: nn.Module,
+    arrays: Sequence[np.ndarray],
+    *,
+    norm: str = "paper",
+    seed: int = 0,
+    precision: Precision | None = None,
+    batch_size: int = 8,
+) -> list[np.ndarray]:
+    """(H, W, C) uint8 arrays in, generator outputs out; arrays of one shape share a batch."""
+    outputs: list[np.ndarray | None] = [None] * len(arrays)
+    by_shape: dict[tuple[int, ...], list[int]] = {}
+    for index, array in enumerate(arrays):
+        by_shape.setdefault(array.shape, []).append(index)
+    for indices in by_shape.values():
+        for start in range(0, len(indices), batch_size):
+            chunk = indices[start : start + batch_size]
+            batch = torch.from_numpy(np.stack([arrays[i] for i in chunk])).permute(0, 3, 1, 2)
+            result = generate(net, batch, norm=norm, seed=seed, precision=precision)
+            for i, out in zip(chunk, result.permute(0, 2, 3, 1).numpy()):
+                outputs[i] = np.ascontiguousarray(out)
+    return outputs  # type: ignore[return-value]
+
+
+def as_array(image: ImageLike) -> np.ndarray:
+    """PIL image, (H, W[, C]) array or file path -> (H, W, C) uint8."""
+    if isinstance(image, (str, Path)):
+        return read_image(image)
+    if isinstance(image, Image.Image):
+        array = pil_to_array(image)
+        return array if array.shape[2] != 4 else convert_channels(array, 3)
+    if isinstance(image, np.ndarray):
+        array = image
+        if array.ndim == 2:
+            array = array[:, :, None]
+        if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
+            raise ImageError("<array>", f"expected (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got shape {image.shape}")
+        if array.dtype != np.uint8:
+            if np.issubdtype(array.dtype, np.floating) and array.size and float(np.nanmax(array)) <= 1.0:
+                array = np.round(np.nan_to_num(array) * 255.0)
+            array = np.clip(array, 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(array)
+    raise ImageError(repr(type(image).__name__), "expected a PIL image, a numpy array or a file path")
+
+
+class Translator:
+    """A trained generator, ready to translate images of any size.
+
+    Args:
+        model: from ``load_model``.
+        direction: AtoB (the trained direction) or, for CycleGAN, BtoA.
+        device: auto, cpu or cuda.
+        norm: paper or eval (default: the run's ``inference.norm``).
+        seed: dropout seed in paper mode (default: the run's ``inference.seed``).
+        precision: fp32, bf16 or fp16 (fp16 on CUDA only).
+        scale: train (resize to the training scale and back) or native.
+    """
+
+    def __init__(
+        self,
+        model: LoadedModel,
+        *,
+        direction: str = "AtoB",
+        device: str = "auto",
+        norm: str | None = None,
+        seed: int | None = None,
+        precision: str = "fp32",
+        scale: str | None = None,
+    ) -> None:
+        if direction not in model.generators:
+            raise ConfigError(f"--direction: '{direction}' not available for a {model.method} model (valid: {', '.join(model.generators)})")
+        inference = model.config.inference
+        self.model = model
+        self.direction = direction
+        self.device = select_device(device)
+        self.net = model.generators[direction].to(self.device)
+        self.norm = norm or inference.norm
+        self.seed = inference.seed if seed is None else seed
+        self.scale = scale or inference.scale
+        if self.norm not in ("paper", "eval"):
+            raise ConfigError(f"inference.norm: '{self.norm}' is not one of paper, eval")
+        if self.scale not in ("train", "native"):
+            raise ConfigError(f"inference.scale: '{self.scale}' is not one of train, native")
+        self.precision = Precision(precision, self.device)
+        self.in_channels, self.out_channels = model.channels_for(direction)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, *, which: str = "best", **options: Any) -> "Translator":
+        """Load a run folder or checkpoint file (see ``load_model``) and wrap it."""
+        return cls(load_model(path, which), **options)
+
+    def __call__(self, image: ImageLike) -> Image.Image:
+        return self.batch([image])[0]
+
+    def batch(self, images: Sequence[ImageLike], batch_size: int = 8) -> list[Image.Image]:
+        """Translate several images; images of equal prepared size share a forward pass."""
+        return [to_pil(a) for a in self.translate_arrays([as_array(i) for i in images], batch_size)]
+
+    def prepare(self, array: np.ndarray) -> np.ndarray:
+        """Convert to the model's input channels and resize to the training scale."""
+        array = convert_channels(array, self.in_channels)
+        if self.scale == "train":
+            height, width = eval_size(array.shape[0], array.shape[1], self.model.config.data)
+            array = resize(array, height, width)
+        return array
+
+    def translate_arrays(self, arrays: Sequence[np.ndarray], batch_size: int = 8) -> list[np.ndarray]:
+        """(H, W, C) uint8 arrays in, (H, W, C_out) uint8 arrays of the same sizes out."""
+        arrays = [as_array(a) for a in arrays]
+        outputs = generate_arrays(
+            self.net, [self.prepare(a) for a in arrays], norm=self.norm, seed=self.seed,
+            precision=self.precision, batch_size=batch_size,
+        )
+        return [resize(out, *array.shape[:2]) for out, array in zip(outputs, arrays)]
+
+
+def iter_image_files(inputs: Iterable[str | Path]) -> list[Path]:
+    """Expand files and folders (their images, not recursive) into one list of files."""
+    from .data.layout import list_images
+
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            listing = list_images(path)
+            files += listing.images
+        elif path.exists() or path.is_symlink():
+            files.append(path)
+        else:
+            raise ImageError(path, "no such file or folder")
+    return files

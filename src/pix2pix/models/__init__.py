@@ -1,0 +1,43 @@
+"""Networks (registered by name), their initialisation and the GAN losses."""
+
+from torch import nn
+
+from . import discriminators, generators  # noqa: F401 - registers the architectures
+from .discriminators import PatchDiscriminator, PixelDiscriminator
+from .generators import ResnetGenerator, UNet, unet_depth
+from .init import init_weights
+from .layers import inference_mode
+from .padding import pad_to_multiple, run_padded, size_multiple
+from .registry import (
+    build_discriminator,
+    build_generator,
+    discriminator_names,
+    generator_names,
+    register_discriminator,
+    register_generator,
+)
+
+
+def count_parameters(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
+
+
+__all__ = [
+    "PatchDiscriminator",
+    "PixelDiscriminator",
+    "ResnetGenerator",
+    "UNet",
+    "build_discriminator",
+    "build_generator",
+    "count_parameters",
+    "discriminator_names",
+    "generator_names",
+    "inference_mode",
+    "init_weights",
+    "pad_to_multiple",
+    "register_discriminator",
+    "register_generator",
+    "run_padded",
+    "size_multiple",
+    "unet_depth",
+]

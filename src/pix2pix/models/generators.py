@@ -1,0 +1,166 @@
+"""Generators: the pix2pix U-Net and the CycleGAN ResNet (Johnson et al.).
+
+Layer for layer the same networks as the papers' code (a test pins the
+parameter counts), written as flat encoder/decoder lists instead of nested
+blocks. Each network has ``size_multiple``: inputs are padded to it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .layers import Dropout, conv_bias, norm_layer
+from .registry import register_generator
+
+
+class UNet(nn.Module):
+    """U-Net with skip connections between mirrored layers (pix2pix paper, sec. 3.2.1).
+
+    Encoder: conv4x4/2 (LeakyReLU 0.2, norm) ``depth`` times, channels ngf * (1, 2,
+    4, 8, 8, ...); decoder: transposed conv4x4/2 (ReLU, norm), each fed with the
+    previous decoder output concatenated with the mirrored encoder output.
+    Dropout acts as the paper's noise in the decoder blocks just outside the
+    innermost one (3 of them at depth 8, as in the paper's code).
+    """
+
+    def __init__(
+        self,
+        *,
+        in_channels: int = 3,
+        out_channels: int = 3,
+        depth: int = 8,
+        ngf: int = 64,
+        norm: str = "batch",
+        dropout: float = 0.5,
+    ) -> None:
+        super().__init__()
+        if depth < 2:
+            raise ValueError("UNet depth must be >= 2")
+        self.size_multiple = 2**depth
+        make_norm, bias = norm_layer(norm), conv_bias(norm)
+        widths = [ngf * min(2**i, 8) for i in range(depth)]  # channels after encoder layer i
+
+        def down(cin: int, cout: int) -> nn.Conv2d:
+            return nn.Conv2d(cin, cout, kernel_size=4, stride=2, padding=1, bias=bias)
+
+        def up(cin: int, cout: int, use_bias: bool = bias) -> nn.ConvTranspose2d:
+            return nn.ConvTranspose2d(cin, cout, kernel_size=4, stride=2, padding=1, bias=use_bias)
+
+        encoder: list[nn.Module] = [down(in_channels, widths[0])]
+        for i in range(1, depth - 1):
+            encoder.append(nn.Sequential(nn.LeakyReLU(0.2), down(widths[i - 1], widths[i]), make_norm(widths[i])))
+        encoder.append(nn.Sequential(nn.LeakyReLU(0.2), down(widths[-2], widths[-1])))  # innermost: no norm
+        self.encoder = nn.ModuleList(encoder)
+
+        # decoder[i] undoes encoder[i] (maps widths[i] back to widths[i - 1]).
+        decoder: dict[int, nn.Module] = {}
+        decoder[depth - 1] = nn.Sequential(nn.ReLU(), up(widths[-1], widths[-2]), make_norm(widths[-2]))
+        dropout_blocks = set(range(4, depth - 1))
+        for i in range(depth - 2, 0, -1):
+            layers = [nn.ReLU(), up(widths[i] * 2, widths[i - 1]), make_norm(widths[i - 1])]
+            if dropout > 0 and i in dropout_blocks:
+                layers.append(Dropout(dropout))
+            decoder[i] = nn.Sequential(*layers)
+        decoder[0] = nn.Sequential(nn.ReLU(), up(widths[0] * 2, out_channels, use_bias=True), nn.Tanh())
+        self.decoder = nn.ModuleList(decoder[i] for i in range(depth))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for layer in self.encoder:
+            x = layer(x)
+            skips.append(x)
+        x = self.decoder[-1](skips[-1])
+        for i in range(len(self.decoder) - 2, -1, -1):
+            x = self.decoder[i](torch.cat([skips[i], x], dim=1))
+        return x
+
+
+class ResnetBlock(nn.Module):
+    def __init__(self, channels: int, *, norm: str, dropout: float) -> None:
+        super().__init__()
+        make_norm, bias = norm_layer(norm), conv_bias(norm)
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3, bias=bias),
+            make_norm(channels),
+            nn.ReLU(),
+        ]
+        if dropout > 0:
+            layers.append(Dropout(dropout))
+        layers += [nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3, bias=bias), make_norm(channels)]
+        self.block = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.block(x)
+
+
+class ResnetGenerator(nn.Module):
+    """Two stride-2 downsamplings, ``n_blocks`` residual blocks, two upsamplings (CycleGAN)."""
+
+    def __init__(
+        self,
+        *,
+        in_channels: int = 3,
+        out_channels: int = 3,
+        n_blocks: int = 9,
+        ngf: int = 64,
+        norm: str = "instance",
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.size_multiple = 4
+        make_norm, bias = norm_layer(norm), conv_bias(norm)
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(3),
+            nn.Conv2d(in_channels, ngf, 7, bias=bias),
+            make_norm(ngf),
+            nn.ReLU(),
+        ]
+        for mult in (1, 2):
+            layers += [nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1, bias=bias), make_norm(ngf * mult * 2), nn.ReLU()]
+        layers += [ResnetBlock(ngf * 4, norm=norm, dropout=dropout) for _ in range(n_blocks)]
+        for mult in (4, 2):
+            layers += [
+                nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1, bias=bias),
+                make_norm(ngf * mult // 2),
+                nn.ReLU(),
+            ]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+
+def unet_depth(image_size: int) -> int:
+    """Depth that brings ``image_size`` down to a 1x1 bottleneck (the paper's 256 -> 8), at most 8."""
+    return max(2, min(8, int(math.floor(math.log2(max(image_size, 4))))))
+
+
+@register_generator("unet")
+def unet(*, in_channels: int, out_channels: int, ngf: int, norm: str, dropout: float, image_size: int) -> nn.Module:
+    """U-Net whose depth fits the training crop size (64 px -> 6, 256 px -> 8)."""
+    return UNet(in_channels=in_channels, out_channels=out_channels, depth=unet_depth(image_size), ngf=ngf, norm=norm, dropout=dropout)
+
+
+@register_generator("unet_128")
+def unet_128(*, in_channels: int, out_channels: int, ngf: int, norm: str, dropout: float, image_size: int) -> nn.Module:
+    return UNet(in_channels=in_channels, out_channels=out_channels, depth=7, ngf=ngf, norm=norm, dropout=dropout)
+
+
+@register_generator("unet_256")
+def unet_256(*, in_channels: int, out_channels: int, ngf: int, norm: str, dropout: float, image_size: int) -> nn.Module:
+    return UNet(in_channels=in_channels, out_channels=out_channels, depth=8, ngf=ngf, norm=norm, dropout=dropout)
+
+
+@register_generator("resnet_6blocks")
+def resnet_6blocks(*, in_channels: int, out_channels: int, ngf: int, norm: str, dropout: float, image_size: int) -> nn.Module:
+    return ResnetGenerator(in_channels=in_channels, out_channels=out_channels, n_blocks=6, ngf=ngf, norm=norm, dropout=dropout)
+
+
+@register_generator("resnet_9blocks")
+def resnet_9blocks(*, in_channels: int, out_channels: int, ngf: int, norm: str, dropout: float, image_size: int) -> nn.Module:
+    return ResnetGenerator(in_channels=in_channels, out_channels=out_channels, n_blocks=9, ngf=ngf, norm=norm, dropout=dropout)

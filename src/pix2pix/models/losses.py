@@ -1,0 +1,71 @@
+"""GAN objectives on raw discriminator outputs, and the WGAN-GP gradient penalty.
+
+Modes: ``vanilla`` (BCE with logits, the pix2pix paper), ``lsgan`` (least
+squares, Mao et al.; CycleGAN's choice), ``hinge`` (Lim & Ye; Miyato et al.) and
+``wgangp`` (Gulrajani et al.). ``d_loss`` is one side's term for D, ``g_loss``
+the generator's adversarial term.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import ConfigError
+
+GAN_MODES = ("vanilla", "lsgan", "hinge", "wgangp")
+
+
+def _check(mode: str) -> None:
+    if mode not in GAN_MODES:
+        raise ConfigError(f"loss.gan_mode: unknown mode '{mode}' (valid: {', '.join(GAN_MODES)})")
+
+
+def d_loss(mode: str, scores: torch.Tensor, real: bool) -> torch.Tensor:
+    """D's loss on a batch of its scores for real (``real=True``) or generated images."""
+    _check(mode)
+    scores = scores.float()
+    if mode == "vanilla":
+        target = torch.ones_like(scores) if real else torch.zeros_like(scores)
+        return F.binary_cross_entropy_with_logits(scores, target)
+    if mode == "lsgan":
+        return ((scores - 1.0) ** 2).mean() if real else (scores**2).mean()
+    if mode == "hinge":
+        return F.relu(1.0 - scores).mean() if real else F.relu(1.0 + scores).mean()
+    return -scores.mean() if real else scores.mean()
+
+
+def g_loss(mode: str, scores: torch.Tensor) -> torch.Tensor:
+    """G's adversarial loss on D's scores for generated images (G wants them judged real)."""
+    _check(mode)
+    scores = scores.float()
+    if mode == "vanilla":
+        return F.binary_cross_entropy_with_logits(scores, torch.ones_like(scores))
+    if mode == "lsgan":
+        return ((scores - 1.0) ** 2).mean()
+    return -scores.mean()  # hinge and wgangp
+
+
+def gradient_penalty(
+    discriminator: torch.nn.Module,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    condition: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """E[(||grad D(x_hat)|| - 1)^2] on random interpolates of real and fake (per sample).
+
+    ``condition`` (pix2pix's input image) is concatenated unchanged: only the
+    judged image is interpolated.
+    """
+    alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device, generator=generator)
+    mixed = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
+    scores = discriminator(mixed if condition is None else torch.cat([condition, mixed], dim=1))
+    (grad,) = torch.autograd.grad(scores.float().sum(), mixed, create_graph=True)
+    norms = grad.flatten(1).norm(2, dim=1)
+    return ((norms - 1.0) ** 2).mean()
+
+
+def d_probability_view(mode: str, scores: torch.Tensor) -> torch.Tensor:
+    """D's scores as the monitor reads them: probabilities for vanilla, raw otherwise."""
+    return torch.sigmoid(scores.float()) if mode == "vanilla" else scores.float()

@@ -1,0 +1,84 @@
+"""Name -> factory registries for generators and discriminators.
+
+A new architecture is one decorated function; variants such as ``unet_128`` and
+``unet_256`` are argument presets of the same network. Every generator factory
+takes the same keyword-only arguments, and so does every discriminator factory,
+so callers never need to know which one they build.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+from torch import nn
+
+from ..errors import ConfigError
+
+
+class GeneratorFactory(Protocol):
+    def __call__(
+        self, *, in_channels: int, out_channels: int, ngf: int, norm: str, dropout: float, image_size: int
+    ) -> nn.Module: ...
+
+
+class DiscriminatorFactory(Protocol):
+    def __call__(self, *, in_channels: int, ndf: int, n_layers: int, norm: str) -> nn.Module: ...
+
+
+_GENERATORS: dict[str, GeneratorFactory] = {}
+_DISCRIMINATORS: dict[str, DiscriminatorFactory] = {}
+
+
+def register_generator(name: str) -> Callable[[GeneratorFactory], GeneratorFactory]:
+    def add(factory: GeneratorFactory) -> GeneratorFactory:
+        if name in _GENERATORS:
+            raise ValueError(f"generator '{name}' registered twice")
+        _GENERATORS[name] = factory
+        return factory
+
+    return add
+
+
+def register_discriminator(name: str) -> Callable[[DiscriminatorFactory], DiscriminatorFactory]:
+    def add(factory: DiscriminatorFactory) -> DiscriminatorFactory:
+        if name in _DISCRIMINATORS:
+            raise ValueError(f"discriminator '{name}' registered twice")
+        _DISCRIMINATORS[name] = factory
+        return factory
+
+    return add
+
+
+def generator_names() -> list[str]:
+    return sorted(_GENERATORS)
+
+
+def discriminator_names() -> list[str]:
+    return sorted(_DISCRIMINATORS)
+
+
+def build_generator(
+    name: str,
+    *,
+    in_channels: int,
+    out_channels: int,
+    ngf: int = 64,
+    norm: str = "batch",
+    dropout: float = 0.0,
+    image_size: int = 256,
+) -> nn.Module:
+    """Build a registered generator; an unknown name lists the valid ones."""
+    if name not in _GENERATORS:
+        raise ConfigError(f"model.generator: unknown generator '{name}' (valid: {', '.join(generator_names())})")
+    return _GENERATORS[name](
+        in_channels=in_channels, out_channels=out_channels, ngf=ngf, norm=norm, dropout=dropout, image_size=image_size
+    )
+
+
+def build_discriminator(name: str, *, in_channels: int, ndf: int = 64, n_layers: int = 3, norm: str = "batch") -> nn.Module:
+    """Build a registered discriminator; an unknown name lists the valid ones."""
+    if name not in _DISCRIMINATORS:
+        raise ConfigError(
+            f"model.discriminator: unknown discriminator '{name}' (valid: {', '.join(discriminator_names())})"
+        )
+    return _DISCRIMINATORS[name](in_channels=in_channels, ndf=ndf, n_layers=n_layers, norm=norm)

@@ -1,0 +1,1 @@
+"""Training loop, checkpoints, schedules, precision, logging."""

@@ -1,0 +1,62 @@
+"""Device choice and mixed precision: the only place that knows about autocast and loss scaling."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+import torch
+
+from ..errors import ConfigError
+
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def select_device(name: str) -> torch.device:
+    """'auto' picks CUDA when present; asking for CUDA without it is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device=cuda but no CUDA device is available (use auto or cpu)")
+    if name not in ("cpu", "cuda"):
+        raise ConfigError(f"train.device: '{name}' is not one of auto, cpu, cuda")
+    return torch.device(name)
+
+
+class Precision:
+    """Autocast for forward passes and backward+step with a GradScaler for fp16."""
+
+    def __init__(self, kind: str, device: torch.device, channels_last: bool = False) -> None:
+        if kind not in ("fp32", "bf16", "fp16"):
+            raise ConfigError(f"train.precision: '{kind}' is not one of fp32, bf16, fp16")
+        if kind == "fp16" and device.type != "cuda":
+            raise ConfigError("train.precision=fp16 needs CUDA; on CPU use bf16")
+        self.kind, self.device, self.channels_last = kind, device, channels_last
+        self.dtype = _DTYPES.get(kind)
+        self._scalers: dict[int, torch.amp.GradScaler] = {}
+
+    def autocast(self) -> AbstractContextManager[Any]:
+        if self.dtype is None:
+            return nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.dtype)
+
+    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        if self.kind != "fp16":
+            loss.backward()
+            optimizer.step()
+            return
+        scaler = self._scalers.setdefault(id(optimizer), torch.amp.GradScaler("cuda"))
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+    def state_dict(self, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Any]:
+        return {name: self._scalers[id(opt)].state_dict() for name, opt in optimizers.items() if id(opt) in self._scalers}
+
+    def load_state_dict(self, state: dict[str, Any], optimizers: dict[str, torch.optim.Optimizer]) -> None:
+        if self.kind != "fp16":
+            return
+        for name, opt in optimizers.items():
+            if name in state:
+                scaler = self._scalers.setdefault(id(opt), torch.amp.GradScaler("cuda"))
+                scaler.load_state_dict(state[name])

@@ -1,0 +1,409 @@
+"""The training loop shared by every method: data, schedule, logging, validation,
+samples, checkpoints and exact resume. The method object does the maths of one step.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from .. import __version__
+from ..config import RESUMABLE_KEYS, Config, changed_keys, to_toml
+from ..data.datasets import EpochBatchSampler, PairDataset, collate_pairs
+from ..data.io import atomic_write
+from ..data.sources import PairSource, available_splits, holdout_split, open_pairs, summarize_problems
+from ..data.transforms import PairTransform
+from ..errors import CheckpointError, ConfigError, DataError, TrainingDiverged, shown
+from ..methods import Method, build_method
+from . import checkpoint as ckpt
+from .logger import RunLogger, progress_bar, truncate_log
+from .precision import Precision, select_device
+from .schedule import lr_factor
+from .validation import Validator
+
+
+@dataclass
+class TrainResult:
+    run: Path
+    step: int
+    status: str  # finished | interrupted
+    best_val_l1: float | None
+    last_val_l1: float | None
+
+
+@dataclass
+class TrainingData:
+    train: PairSource
+    val: PairSource | None
+    channels: tuple[int, int]  # model (input, output)
+
+
+def seed_everything(seed: int) -> None:
+    """One seed drives Python, numpy and torch."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def warn(message: str | None) -> None:
+    if message:
+        print(message, file=sys.stderr)
+
+
+def open_training_data(cfg: Config, data: str | Path) -> TrainingData:
+    """Train split (+ val split, or a held-out slice of train), problems reported once."""
+    train_source = open_pairs(data, "train", cfg.data)
+    warn(summarize_problems(train_source, data))
+    if train_source.report.skipped:
+        names = sorted({p.name for p in train_source.report.skipped})
+        warn(f"note: ignored {len(train_source.report.skipped)} non-image file(s) ({', '.join(names[:3])})")
+    if len(train_source) == 0:
+        raise DataError(f"{shown(data)}: no usable training pairs (run 'pix2pix check-data {shown(data)}')")
+    val_source: PairSource | None = None
+    if "val" in available_splits(data):
+        val_source = open_pairs(data, "val", cfg.data)
+        warn(summarize_problems(val_source, data))
+        if len(val_source) == 0:
+            val_source = None
+    if val_source is None:
+        train_source, val_source = holdout_split(train_source, cfg.data.val_fraction)
+    a, b = train_source.channels
+    channels = (a, b) if cfg.data.direction == "AtoB" else (b, a)
+    return TrainingData(train_source, val_source, channels)
+
+
+class _StopRequest:
+    """SIGINT/SIGTERM: finish the current step, checkpoint, exit. A second SIGINT aborts."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "_StopRequest":
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread
+                pass
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signal is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signal = signum
+        print(f"\n{signal.Signals(signum).name}: stopping after this step and saving a checkpoint "
+              "(press Ctrl-C again to abort without saving)", file=sys.stderr)
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+class Trainer:
+    """One run: builds everything from the config, then ``run()`` trains to the stopping point."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        data: str | Path,
+        run: Path,
+        *,
+        state: dict[str, Any] | None = None,
+        init_from: str | Path | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.cfg, self.data_arg, self.paths, self.progress = cfg, str(data), ckpt.RunPaths(Path(run)), progress
+        seed_everything(cfg.train.seed)
+        self.device = select_device(cfg.train.device)
+        self.data = open_training_data(cfg, data)
+        self.method: Method = build_method(cfg, self.data.channels, self.device)
+        self.precision = Precision(cfg.train.precision, self.device, cfg.train.channels_last)
+        if cfg.train.channels_last:
+            for net in self.method.networks().values():
+                net.to(memory_format=torch.channels_last)
+        self.dataset = PairDataset(self.data.train, PairTransform.from_config(cfg.data), cfg.data.direction, cfg.train.seed)
+        self.step = self.epoch = self.batch_in_epoch = 0
+        self.best_val: float | None = None
+        self.last_val: float | None = None
+        self.train_seconds = 0.0  # wall time of earlier sessions of this run
+        self._clock = time.monotonic()
+        if state is not None:
+            self._restore(state)
+        elif init_from is not None:
+            self._init_from(Path(init_from))
+        self.sampler = EpochBatchSampler(
+            len(self.dataset), cfg.train.batch_size, cfg.train.seed, start_epoch=self.epoch, start_batch=self.batch_in_epoch
+        )
+        self.validator = Validator(cfg, self.data.val, self.paths)
+        self.logger = RunLogger(self.paths.log, self.paths.root / "tensorboard" if cfg.train.tensorboard else None)
+
+    # ------------------------------------------------------------------ state
+    @property
+    def total_steps(self) -> int:
+        t = self.cfg.train
+        schedule = (t.n_epochs + t.n_epochs_decay) * self.sampler.batches_per_epoch
+        return min(t.max_steps, schedule) if t.max_steps else schedule
+
+    def _state(self, full: bool) -> dict[str, Any]:
+        state = ckpt.base_state(self.cfg, self.method.name, self.data.channels, self.method.networks())
+        state.update(step=self.step, epoch=self.epoch, batch_in_epoch=self.batch_in_epoch, best_val_l1=self.best_val,
+                     val_l1=self.last_val, data=self.data_arg,
+                     train_seconds=self.train_seconds + time.monotonic() - self._clock)
+        if full:
+            optimizers = self.method.optimizers()
+            state.update(
+                optimizers={name: opt.state_dict() for name, opt in optimizers.items()},
+                scalers=self.precision.state_dict(optimizers),
+                extra=self.method.extra_state(),
+                rng=ckpt.rng_state(),
+                batch_size=self.cfg.train.batch_size,
+            )
+        return state
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        for name, net in self.method.networks().items():
+            net.load_state_dict(state["networks"][name])
+        optimizers = self.method.optimizers()
+        for name, opt in optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        self.precision.load_state_dict(state.get("scalers", {}), optimizers)
+        self.method.load_extra_state(state.get("extra", {}))
+        self.step, self.epoch, self.batch_in_epoch = int(state["step"]), int(state["epoch"]), int(state["batch_in_epoch"])
+        self.best_val, self.last_val = state.get("best_val_l1"), state.get("val_l1")
+        self.train_seconds = float(state.get("train_seconds", 0.0))
+        ckpt.set_rng_state(state["rng"])
+
+    def _init_from(self, path: Path) -> None:
+        """Fine-tuning: start from another run's network weights (not a resume)."""
+        source = ckpt.load_checkpoint(ckpt.find_model_checkpoint(path, "latest"))
+        for name, net in self.method.networks().items():
+            if name not in source["networks"]:
+                raise CheckpointError(f"--init-from {shown(path)}: has no '{name}' network (a {source.get('method')} run)")
+            try:
+                net.load_state_dict(source["networks"][name])
+            except RuntimeError as exc:
+                raise CheckpointError(f"--init-from {shown(path)}: {name} does not fit this config ({str(exc).splitlines()[0]})") from None
+
+    # ------------------------------------------------------------------ saving
+    def save(self, periodic: bool) -> Path:
+        folder = self.paths.checkpoints
+        latest = folder / ckpt.LATEST
+        if periodic:
+            path = ckpt.save_checkpoint(self.paths.periodic(self.step), self._state(full=True))
+            ckpt.link_checkpoint(path, latest)
+            ckpt.prune_periodic(folder, max(1, self.cfg.train.keep_checkpoints))
+        else:
+            ckpt.save_checkpoint(latest, self._state(full=True))
+        return latest
+
+    def _validate(self, samples: bool) -> None:
+        val = self.validator.run(self.method.generator("AtoB"), self.step, write_samples=samples)
+        if val is None:
+            return
+        self.last_val = val
+        self.logger.log("val", self.step, val_L1=val)
+        if self.best_val is None or val < self.best_val:
+            self.best_val = val
+            ckpt.save_checkpoint(self.paths.checkpoints / ckpt.BEST, self._state(full=False))
+
+    # ------------------------------------------------------------------ loop
+    def _set_lr(self) -> dict[str, float]:
+        factor = lr_factor(self.cfg.train, self.epoch)
+        base = {"G": self.cfg.train.lr_g, "D": self.cfg.train.lr_d}
+        rates = {}
+        for name, opt in self.method.optimizers().items():  # every method names them G and D
+            lr = base[name] * factor
+            for group in opt.param_groups:
+                group["lr"] = lr
+            rates[f"lr_{name}"] = lr
+        return rates
+
+    def run(self) -> TrainResult:
+        """Train until max_steps / the schedule's end, or until interrupted."""
+        cfg = self.cfg.train
+        total = self.total_steps
+        if self.step >= total:
+            print(f"run is already at step {self.step} (stopping point {total}); "
+                  "raise train.max_steps to train further", file=sys.stderr)
+            return TrainResult(self.paths.root, self.step, "finished", self.best_val, self.last_val)
+        workers = self.cfg.data.num_workers
+        loader = DataLoader(
+            self.dataset, batch_sampler=self.sampler, num_workers=workers, collate_fn=collate_pairs,
+            pin_memory=self.device.type == "cuda", persistent_workers=workers > 0,
+            generator=torch.Generator().manual_seed(cfg.seed),  # never draws from the global RNG
+        )
+        sums: dict[str, float] = {}
+        count = 0
+        self._clock = time.monotonic()
+        last_checkpoint = time.monotonic()
+        saved_step = -1
+        status = "finished"
+        if self.step == 0 and self.data.val is not None:
+            self._validate(samples=True)
+        bar = progress_bar(total, self.step, self.progress)
+        rates = self._set_lr()
+        stop = _StopRequest()
+        with stop:
+            batches = iter(loader)
+            while self.step < total:
+                losses = self.method.train_step(next(batches), self.precision)
+                self._check_finite(losses)
+                self.step += 1
+                self.batch_in_epoch += 1
+                if self.batch_in_epoch == self.sampler.batches_per_epoch:
+                    self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+                    rates = self._set_lr()
+                for key, value in losses.items():
+                    sums[key] = sums.get(key, 0.0) + float(value)
+                count += 1
+                bar.update(1)
+                if cfg.log_every and (self.step % cfg.log_every == 0 or self.step == total):
+                    means = {k: v / count for k, v in sums.items()}
+                    self.logger.log("train", self.step, epoch=self.epoch, **rates, **means)
+                    bar.set_postfix_str(_postfix(means, self.last_val), refresh=False)
+                    sums, count = {}, 0
+                due_samples = bool(cfg.sample_every and self.step % cfg.sample_every == 0)
+                if due_samples or (cfg.val_every and self.step % cfg.val_every == 0):
+                    self._validate(samples=due_samples)
+                    self._refresh_report()
+                periodic = bool(cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0)
+                timed = cfg.checkpoint_minutes and time.monotonic() - last_checkpoint >= cfg.checkpoint_minutes * 60
+                if periodic or timed or stop.signal is not None:
+                    self.save(periodic=periodic)
+                    last_checkpoint, saved_step = time.monotonic(), self.step
+                if stop.signal is not None:
+                    status = "interrupted"
+                    break
+        bar.close()
+        if status == "finished":
+            if not (cfg.val_every and self.step % cfg.val_every == 0):
+                self._validate(samples=True)
+            if saved_step != self.step:
+                self.save(periodic=True)
+        self._refresh_report()
+        self.logger.close()
+        return TrainResult(self.paths.root, self.step, status, self.best_val, self.last_val)
+
+    def _check_finite(self, losses: dict[str, torch.Tensor]) -> None:
+        bad = [name for name, value in losses.items() if not math.isfinite(float(value))]
+        if not bad:
+            return
+        self.logger.log("nan", self.step + 1, losses=bad)
+        if self.cfg.train.on_nan == "skip":
+            print(f"warning: {', '.join(bad)} not finite at step {self.step + 1}; step skipped", file=sys.stderr)
+            return
+        kept = self.paths.checkpoints / ckpt.LATEST
+        where = f"the last good checkpoint is {shown(kept)}" if kept.exists() else "no checkpoint was written"
+        raise TrainingDiverged(
+            f"{bad[0]} became {float(losses[bad[0]])} at step {self.step + 1}; training stopped and {where} "
+            "(try a lower learning rate, or train.precision=fp32)"
+        )
+
+    def _refresh_report(self) -> None:
+        from ..evaluation.report import write_run_report
+
+        try:
+            write_run_report(self.paths.root)
+        except Exception as exc:  # noqa: BLE001 - a report must never kill training
+            print(f"warning: could not write report.html ({exc})", file=sys.stderr)
+
+
+def _postfix(means: dict[str, float], val: float | None) -> str:
+    short = {"loss_D": "D", "loss_G_GAN": "G", "loss_G_L1": "L1", "loss_G_A": "G_A", "loss_G_B": "G_B", "loss_cycle_A": "cyc"}
+    parts = [f"{label} {means[key]:.3g}" for key, label in short.items() if key in means]
+    if val is not None:
+        parts.append(f"val L1 {val:.4f}")
+    return " ".join(parts)
+
+
+# ---------------------------------------------------------------------- entry points
+def _prepare_run_dir(run: Path) -> None:
+    paths = ckpt.RunPaths(run)
+    if paths.checkpoints.exists() and any(paths.checkpoints.iterdir()):
+        raise ConfigError(
+            f"{shown(run)} already holds a run; continue it with 'pix2pix train --resume {shown(run)}' "
+            "or choose another --out"
+        )
+    if run.exists() and not run.is_dir():
+        raise ConfigError(f"--out {shown(run)}: is a file, expected a folder")
+    run.mkdir(parents=True, exist_ok=True)
+
+
+def _write_run_files(cfg: Config, run: Path, data: str, channels: tuple[int, int]) -> None:
+    paths = ckpt.RunPaths(run)
+    atomic_write(paths.config, lambda fh: fh.write(to_toml(cfg)), mode="w")
+    meta = {"version": __version__, "data": data, "method": cfg.model.method, "channels": list(channels)}
+    atomic_write(run / "run.json", lambda fh: fh.write(json.dumps(meta, indent=2) + "\n"), mode="w")
+
+
+def train(
+    config: Config,
+    data: str | Path,
+    out: str | Path,
+    *,
+    init_from: str | Path | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train a new run into ``out`` (which must not hold a run already).
+
+    Args:
+        config: the full configuration (see ``pix2pix.config``).
+        data: dataset folder or ``demo:shapes``.
+        out: run folder to create.
+        init_from: run folder or checkpoint whose network weights start this run (fine-tuning).
+    """
+    run = Path(out)
+    _prepare_run_dir(run)
+    data_arg = str(data) if str(data).startswith("demo:") else str(Path(data).resolve())
+    trainer = Trainer(config, data_arg, run, init_from=init_from, progress=progress)
+    _write_run_files(config, run, data_arg, trainer.data.channels)
+    return trainer.run()
+
+
+def resume(
+    run: str | Path,
+    overrides: list[str] | None = None,
+    *,
+    data: str | Path | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Continue a run exactly where its newest intact checkpoint left it.
+
+    Args:
+        overrides: ``section.key=value`` changes; only the stopping point and
+            logging/checkpoint intervals may change.
+        data: a new location for the dataset, if it moved.
+    """
+    from ..config import apply_overrides
+
+    run = Path(run)
+    state, path = ckpt.load_resumable(run)
+    saved = ckpt.checkpoint_config(state)
+    cfg = Config.from_dict(apply_overrides(saved.to_dict(), list(overrides or [])))
+    changed = [key for key in changed_keys(saved, cfg) if key not in RESUMABLE_KEYS]
+    if changed:
+        raise ConfigError(
+            f"--resume cannot change {changed[0]} (it would not continue the same run); only "
+            "the stopping point and logging/checkpoint intervals may change. Start a new run with "
+            f"--init-from {shown(run)} to fine-tune instead"
+        )
+    if "optimizers" not in state:
+        raise CheckpointError(f"{shown(path)}: holds weights only, not a resumable training state")
+    data_arg = str(data) if data is not None else state.get("data")
+    if not data_arg:
+        raise CheckpointError(f"{shown(path)}: does not say which data it was trained on; pass DATA")
+    truncate_log(ckpt.RunPaths(run).log, int(state["step"]))
+    trainer = Trainer(cfg, data_arg, run, state=state, progress=progress)
+    atomic_write(ckpt.RunPaths(run).config, lambda fh: fh.write(to_toml(cfg)), mode="w")
+    return trainer.run()

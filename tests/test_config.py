@@ -1,0 +1,106 @@
+from pathlib import Path
+
+import pytest
+
+from pix2pix.config import (
+    PRESETS,
+    RESUMABLE_KEYS,
+    Config,
+    ConfigError,
+    changed_keys,
+    load_config,
+    read_toml,
+    to_toml,
+)
+
+
+def test_defaults_follow_the_papers():
+    cfg = Config()
+    assert (cfg.train.lr_g, cfg.train.lr_d, cfg.train.beta1) == (2e-4, 2e-4, 0.5)
+    assert cfg.loss.lambda_l1 == 100
+    assert (cfg.data.load_size, cfg.data.crop_size, cfg.data.flip) == (286, 256, True)
+    assert (cfg.train.n_epochs, cfg.train.n_epochs_decay) == (100, 100)
+    # pix2pix "auto" keys
+    assert (cfg.model.generator, cfg.model.norm, cfg.model.dropout, cfg.loss.gan_mode) == ("unet", "batch", 0.5, "vanilla")
+
+
+def test_cyclegan_auto_defaults():
+    cfg = load_config(None, ["model.method=cyclegan"])
+    assert (cfg.model.generator, cfg.model.norm, cfg.model.dropout, cfg.loss.gan_mode) == ("resnet_9blocks", "instance", 0.0, "lsgan")
+    assert (cfg.loss.lambda_a, cfg.loss.lambda_b, cfg.loss.lambda_identity, cfg.train.pool_size) == (10, 10, 0.5, 50)
+
+
+def test_set_overrides_are_typed():
+    cfg = load_config(None, ["train.max_steps=20", "data.flip=false", "loss.lambda_l1=50", "data.direction=BtoA"])
+    assert cfg.train.max_steps == 20 and cfg.data.flip is False and cfg.loss.lambda_l1 == 50.0
+    assert cfg.data.direction == "BtoA"
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("train.max_step=3", "valid in train:"),
+        ("trian.max_steps=3", "unknown section 'trian'"),
+        ("train.max_steps=abc", "not an integer"),
+        ("train.max_steps=-1", "train.max_steps"),
+        ("data.direction=AtoC", "not one of AtoB, BtoA"),
+        ("data.flip=maybe", "not a boolean"),
+        ("train.lr_g=nan", "finite"),
+        ("train.batch_size=0", "train.batch_size"),
+        ("data.crop_size=300", "larger than data.load_size"),
+        ("max_steps=3", "section.key=value"),
+        ("train.max_steps", "section.key=value"),
+    ],
+)
+def test_bad_overrides_name_the_option(override, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")) as info:
+        load_config(None, [override])
+    assert "\n" not in str(info.value)
+
+
+def test_toml_round_trip(tmp_path: Path):
+    cfg = load_config(None, ["train.max_steps=7", "model.ngf=16", "data.direction=BtoA"])
+    path = tmp_path / "c.toml"
+    path.write_text(to_toml(cfg))
+    again = load_config(path)
+    assert again == cfg
+    assert changed_keys(cfg, again) == []
+
+
+def test_toml_file_then_set(tmp_path: Path):
+    path = tmp_path / "c.toml"
+    path.write_text("[train]\nmax_steps = 5\nbatch_size = 2\n[loss]\nlambda_l1 = 10\n")
+    cfg = load_config(path, ["train.batch_size=3"])
+    assert (cfg.train.max_steps, cfg.train.batch_size, cfg.loss.lambda_l1) == (5, 3, 10.0)
+
+
+def test_toml_errors(tmp_path: Path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train\nmax_steps = 1")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("[train]\nmax_stepz = 1\n")
+    with pytest.raises(ConfigError, match="train.max_stepz"):
+        load_config(unknown)
+    wrong_type = tmp_path / "type.toml"
+    wrong_type.write_text('[train]\nmax_steps = "many"\n')
+    with pytest.raises(ConfigError, match="not an integer"):
+        load_config(wrong_type)
+    with pytest.raises(ConfigError, match="not found"):
+        read_toml(tmp_path / "missing.toml")
+
+
+def test_presets_set_lambda_and_yield_to_set():
+    assert load_config(preset="colorization").loss.lambda_l1 == 30
+    assert load_config(preset="seg2photo").loss.lambda_l1 == 125
+    assert load_config(None, ["loss.lambda_l1=60"], preset="edges2photo").loss.lambda_l1 == 60
+    assert set(PRESETS) == {"seg2photo", "edges2photo", "colorization", "inpainting"}
+    with pytest.raises(ConfigError, match="unknown preset"):
+        load_config(preset="nope")
+
+
+def test_resumable_keys_exist():
+    fields = {f"{s}.{k}" for s, section in Config().to_dict().items() for k in section}
+    assert RESUMABLE_KEYS <= fields
+    assert "model.ngf" not in RESUMABLE_KEYS and "train.lr_g" not in RESUMABLE_KEYS

@@ -1,0 +1,206 @@
+"""The training loop: exact resume, refusing unsafe resumes, fine-tuning, NaN handling, outputs."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from pix2pix.config import load_config
+from pix2pix.errors import CheckpointError, ConfigError, TrainingDiverged
+from pix2pix.methods.pix2pix import Pix2Pix
+from pix2pix.training import checkpoint as ckpt
+from pix2pix.training.schedule import lr_factor
+from pix2pix.training.trainer import Trainer, resume, train
+
+from conftest import tiny_overrides
+
+
+def cfg_for(*extra: str, **kw):
+    # 64 px -> U-Net depth 6, which has a dropout block: resume must restore its RNG too.
+    base = tiny_overrides(data__load_size=72, data__crop_size=64, model__ngf=4, model__ndf=4, train__batch_size=2, **kw)
+    return load_config(None, base + list(extra))
+
+
+def weights(run: Path) -> dict:
+    return ckpt.load_checkpoint(run / "checkpoints" / "latest.pt")
+
+
+def assert_same_state(a: dict, b: dict) -> None:
+    for name in a["networks"]:
+        for key, value in a["networks"][name].items():
+            assert torch.equal(value, b["networks"][name][key]), f"{name}.{key} differs"
+    for name in a["optimizers"]:
+        for pid, state in a["optimizers"][name]["state"].items():
+            for key, value in state.items():
+                assert torch.equal(torch.as_tensor(value), torch.as_tensor(b["optimizers"][name]["state"][pid][key]))
+
+
+@pytest.mark.parametrize("gan_mode", ["vanilla", "wgangp"])
+def test_n_steps_plus_resume_equals_2n_steps(folder_data: Path, tmp_path: Path, gan_mode: str):
+    extra = [f"loss.gan_mode={gan_mode}", "train.val_every=2", "train.sample_every=3"]
+    straight = train(cfg_for(*extra, "train.max_steps=8"), folder_data, tmp_path / "straight", progress=False)
+    assert straight.step == 8
+    first = train(cfg_for(*extra, "train.max_steps=4"), folder_data, tmp_path / "split", progress=False)
+    assert first.step == 4
+    second = resume(tmp_path / "split", ["train.max_steps=8"], progress=False)
+    assert second.step == 8
+    a, b = weights(tmp_path / "straight"), weights(tmp_path / "split")
+    assert (a["epoch"], a["batch_in_epoch"]) == (b["epoch"], b["batch_in_epoch"])
+    assert_same_state(a, b)
+    steps = [e["step"] for e in map(json.loads, (tmp_path / "split" / "log.jsonl").read_text().splitlines()) if e["event"] == "train"]
+    assert steps == list(range(1, 9))  # no duplicated or missing steps after resume
+
+
+def test_worker_processes_do_not_change_results(folder_data: Path, tmp_path: Path):
+    train(cfg_for("train.max_steps=3", "data.num_workers=0"), folder_data, tmp_path / "w0", progress=False)
+    train(cfg_for("train.max_steps=3", "data.num_workers=2"), folder_data, tmp_path / "w2", progress=False)
+    assert_same_state(weights(tmp_path / "w0"), weights(tmp_path / "w2"))
+
+
+def test_resume_refuses_model_and_data_changes(folder_data: Path, tmp_path: Path):
+    run = tmp_path / "r"
+    train(cfg_for("train.max_steps=2"), folder_data, run, progress=False)
+    for change in ("model.ngf=8", "data.crop_size=32", "train.lr_g=0.1", "loss.lambda_l1=1"):
+        with pytest.raises(ConfigError, match=f"cannot change {change.split('=')[0]}"):
+            resume(run, [change, "train.max_steps=3"], progress=False)
+    result = resume(run, ["train.max_steps=3", "train.log_every=5", "train.checkpoint_every=7"], progress=False)
+    assert result.step == 3
+    assert "log_every = 5" in (run / "config.toml").read_text()
+
+
+def test_new_run_never_overwrites_an_existing_one(folder_data: Path, tmp_path: Path):
+    run = tmp_path / "r"
+    train(cfg_for("train.max_steps=1"), folder_data, run, progress=False)
+    before = (run / "checkpoints" / "latest.pt").read_bytes()
+    with pytest.raises(ConfigError, match="already holds a run"):
+        train(cfg_for("train.max_steps=1"), folder_data, run, progress=False)
+    assert (run / "checkpoints" / "latest.pt").read_bytes() == before
+
+
+def test_init_from_copies_weights_but_not_the_step(folder_data: Path, tmp_path: Path):
+    train(cfg_for("train.max_steps=2"), folder_data, tmp_path / "base", progress=False)
+    source = weights(tmp_path / "base")
+    trainer = Trainer(cfg_for("train.max_steps=2", "train.lr_g=0.001"), folder_data, tmp_path / "ft",
+                      init_from=tmp_path / "base", progress=False)
+    assert trainer.step == 0
+    for name, net in trainer.method.networks().items():
+        for key, value in net.state_dict().items():
+            assert torch.equal(value, source["networks"][name][key])
+    with pytest.raises(CheckpointError, match="does not fit"):
+        Trainer(cfg_for("model.ngf=8"), folder_data, tmp_path / "ft2", init_from=tmp_path / "base", progress=False)
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(folder_data: Path, tmp_path: Path, monkeypatch):
+    real_step = Pix2Pix.train_step
+    calls = {"n": 0}
+
+    def poisoned(self, batch, runtime):
+        losses = real_step(self, batch, runtime)
+        calls["n"] += 1
+        if calls["n"] == 4:
+            losses["loss_G_L1"] = torch.tensor(float("nan"))
+        return losses
+
+    monkeypatch.setattr(Pix2Pix, "train_step", poisoned)
+    run = tmp_path / "r"
+    with pytest.raises(TrainingDiverged, match="loss_G_L1 became nan at step 4.*last good checkpoint"):
+        train(cfg_for("train.max_steps=10", "train.checkpoint_every=2"), folder_data, run, progress=False)
+    assert weights(run)["step"] == 2
+    events = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert any(e["event"] == "nan" and e["losses"] == ["loss_G_L1"] for e in events)
+
+
+def test_nan_skip_mode_goes_on(folder_data: Path, tmp_path: Path, monkeypatch):
+    real_step = Pix2Pix.train_step
+
+    def poisoned(self, batch, runtime):
+        losses = real_step(self, batch, runtime)
+        losses["loss_D"] = torch.tensor(float("inf"))
+        return losses
+
+    monkeypatch.setattr(Pix2Pix, "train_step", poisoned)
+    result = train(cfg_for("train.max_steps=2", "train.on_nan=skip"), folder_data, tmp_path / "r", progress=False)
+    assert result.step == 2
+
+
+def test_corrupt_latest_falls_back_to_an_older_checkpoint(folder_data: Path, tmp_path: Path, capsys):
+    run = tmp_path / "r"
+    train(cfg_for("train.max_steps=4", "train.checkpoint_every=2"), folder_data, run, progress=False)
+    latest = run / "checkpoints" / "latest.pt"
+    data = bytearray(latest.read_bytes())
+    latest.unlink()  # latest is a hard link to step_4: corrupt only this name
+    latest.write_bytes(bytes(data[: len(data) // 2]))
+    state, path = ckpt.load_resumable(run)
+    assert path.name == "step_0000004.pt" and state["step"] == 4
+    (run / "checkpoints" / "step_0000004.pt").write_bytes(b"garbage")
+    state, path = ckpt.load_resumable(run)
+    assert state["step"] == 2
+    assert "checksum mismatch" in capsys.readouterr().err
+
+
+def test_run_folder_contents(folder_data: Path, tmp_path: Path):
+    run = tmp_path / "r"
+    train(cfg_for("train.max_steps=4", "train.sample_every=2", "train.val_every=2", "train.checkpoint_every=2",
+                  "train.keep_checkpoints=1"), folder_data, run, progress=False)
+    names = sorted(p.name for p in (run / "checkpoints").glob("*.pt"))
+    assert names == ["best.pt", "latest.pt", "step_0000004.pt"]  # older periodic ones pruned
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_0000000.png", "step_0000002.png", "step_0000004.png"]
+    assert load_config(run / "config.toml").train.max_steps == 4
+    events = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    train_events = [e for e in events if e["event"] == "train"]
+    assert {"loss_D", "loss_G_GAN", "loss_G_L1", "D_real", "D_fake", "lr_G"} <= set(train_events[0])
+    assert [e["step"] for e in events if e["event"] == "val"] == [0, 2, 4]
+    best = ckpt.load_checkpoint(run / "checkpoints" / "best.pt")
+    assert "optimizers" not in best and best["config"]["train"]["max_steps"] == 4
+    report = (run / "report.html").read_text()
+    assert "samples/step_0000004.png" in report and "plots/losses_G.png" in report
+
+
+def test_linear_schedule_matches_the_paper():
+    cfg = load_config(None, ["train.n_epochs=100", "train.n_epochs_decay=100"]).train
+    assert lr_factor(cfg, 0) == 1.0 and lr_factor(cfg, 99) == 1.0
+    assert lr_factor(cfg, 100) == pytest.approx(1 - 1 / 101)
+    assert lr_factor(cfg, 199) == pytest.approx(1 / 101)
+    step = load_config(None, ["train.lr_policy=step", "train.lr_step_epochs=10"]).train
+    assert lr_factor(step, 9) == 1.0 and lr_factor(step, 10) == pytest.approx(0.1)
+    cosine = load_config(None, ["train.lr_policy=cosine", "train.n_epochs=5", "train.n_epochs_decay=5"]).train
+    assert lr_factor(cosine, 0) == 1.0 and lr_factor(cosine, 5) == pytest.approx(0.5) and lr_factor(cosine, 10) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_learning_rate_follows_the_schedule_in_a_run(folder_data: Path, tmp_path: Path):
+    # 5 training pairs (one held out), batch 2 -> 3 steps per epoch; 1 constant + 2 decay epochs.
+    cfg = cfg_for("train.n_epochs=1", "train.n_epochs_decay=2")
+    result = train(cfg, folder_data, tmp_path / "r", progress=False)
+    assert result.step == 9
+    events = [json.loads(line) for line in (tmp_path / "r" / "log.jsonl").read_text().splitlines()]
+    lrs = {e["step"]: e["lr_G"] for e in events if e["event"] == "train"}
+    assert lrs[1] == pytest.approx(2e-4) and lrs[4] == pytest.approx(2e-4 * 2 / 3) and lrs[7] == pytest.approx(2e-4 / 3)
+
+
+def test_sigterm_finishes_the_step_and_saves(folder_data: Path, tmp_path: Path):
+    """A real training process stopped by SIGTERM leaves a resumable checkpoint and says how to resume."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+
+    run = tmp_path / "r"
+    argv = [sys.executable, "-m", "pix2pix", "train", str(folder_data), "--out", str(run), "--no-progress"]
+    for item in tiny_overrides(train__max_steps=100000, train__checkpoint_every=0, train__log_every=1):
+        argv += ["--set", item]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(REPO / "src")))
+    deadline = time.time() + 60
+    while time.time() < deadline and not ((run / "log.jsonl").exists() and (run / "log.jsonl").read_text().count("train") >= 3):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "pix2pix train --resume" in out and "Traceback" not in err
+    state = weights(run)
+    assert state["step"] >= 3
+    assert resume(run, [f"train.max_steps={state['step'] + 1}"], progress=False).step == state["step"] + 1
