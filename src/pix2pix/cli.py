@@ -29,7 +29,7 @@ def cmd_check_data(args: argparse.Namespace) -> int:
     from .data.check import check_dataset
 
     cfg = load_config(args.config, args.set)
-    report = check_dataset(args.data, cfg.data)
+    report = check_dataset(args.data, cfg.data, unpaired=cfg.model.method == "cyclegan")
     _print(*report.lines())
     if report.usable_pairs == 0:
         print(f"error: no usable pairs found in {shown(args.data)}", file=sys.stderr)

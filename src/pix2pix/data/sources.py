@@ -238,16 +238,19 @@ def available_splits(data: str | Path) -> list[str]:
     return list(detect_layout(data).splits)
 
 
-def holdout_split(source: PairSource, fraction: float) -> tuple[PairSource, PairSource | None]:
-    """Hold out a fixed, seed-independent share of pairs for validation."""
-    n = len(source)
+def holdout_indices(n: int, fraction: float) -> tuple[list[int], list[int]]:
+    """(kept, held) indices: a fixed, seed-independent share held out for validation."""
     count = min(n - 1, max(1, round(n * fraction))) if fraction > 0 and n >= 2 else 0
-    if count == 0:
-        return source, None
     order = list(range(n))
     random.Random(12345).shuffle(order)
-    held = sorted(order[:count])
-    kept = sorted(order[count:])
+    return sorted(order[count:]), sorted(order[:count])
+
+
+def holdout_split(source: PairSource, fraction: float) -> tuple[PairSource, PairSource | None]:
+    """Hold out a fixed, seed-independent share of pairs for validation."""
+    kept, held = holdout_indices(len(source), fraction)
+    if not held:
+        return source, None
     return source.subset(kept), source.subset(held)
 
 

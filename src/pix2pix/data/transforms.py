@@ -49,7 +49,12 @@ class PairTransform:
         return cls(cfg.preprocess, cfg.load_size, cfg.crop_size, cfg.flip)
 
     def __call__(self, a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        height, width = a.shape[:2]
+        out_a, out_b = self.apply([a, b], rng)
+        return out_a, out_b
+
+    def apply(self, images: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+        """One random resize/crop/flip, applied identically to every image (all of the first's size)."""
+        height, width = images[0].shape[:2]
         crop = self.crop_size
         if self.preprocess == "resize_and_crop":
             height = width = self.load_size
@@ -58,15 +63,14 @@ class PairTransform:
         elif self.preprocess == "crop" and min(height, width) < crop:
             scale = crop / min(height, width)  # too small to crop: enlarge just enough
             height, width = max(crop, round(height * scale)), max(crop, round(width * scale))
-        a, b = resize(a, height, width), resize(b, height, width)
+        images = [resize(image, height, width) for image in images]
         if self.preprocess != "none":
             top = int(rng.integers(0, height - crop + 1))
             left = int(rng.integers(0, width - crop + 1))
-            a = a[top : top + crop, left : left + crop]
-            b = b[top : top + crop, left : left + crop]
+            images = [image[top : top + crop, left : left + crop] for image in images]
         if self.flip and rng.random() < 0.5:
-            a, b = a[:, ::-1], b[:, ::-1]
-        return np.ascontiguousarray(a), np.ascontiguousarray(b)
+            images = [image[:, ::-1] for image in images]
+        return [np.ascontiguousarray(image) for image in images]
 
 
 def eval_transform(a: np.ndarray, b: np.ndarray, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray]:

@@ -14,10 +14,12 @@ from tqdm import tqdm
 from ..data.io import atomic_write, convert_channels, write_image
 from ..data.sources import PairSource, open_pairs, summarize_problems
 from ..errors import DataError, shown
-from ..inference import Translator
+from ..data.layout import pair_key
+from ..data.unpaired import open_unpaired, side_warning
+from ..inference import LoadedModel, Translator, load_model
 from ..training.checkpoint import RunPaths
 from .html import esc, fmt, page, rel, table
-from .metrics import image_metrics, mean_metrics
+from .metrics import image_metrics, l1, mean_metrics
 
 
 @dataclass
@@ -56,56 +58,126 @@ def run_test(
     """Translate every pair of ``split``; write images, metrics.json and index.html.
 
     Returns the mean metrics (L1 and MSE on the 0-1 scale, PSNR in dB, SSIM).
+    A CycleGAN run is tested in both directions (see ``run_cycle_test``).
     """
-    translator = Translator.from_checkpoint(run, which=which, norm=norm)
-    cfg = translator.model.config
+    model = load_model(run, which)
+    folder = Path(out) if out else RunPaths(Path(run)).results / split
+    if model.method == "cyclegan":
+        return run_cycle_test(model, data, split, folder, norm=norm, limit=limit, progress=progress)
+    translator = Translator(model, norm=norm)
+    cfg = model.config
     source = open_pairs(data, split, cfg.data)
     message = summarize_problems(source, data)
     if message:
         print(message, file=sys.stderr)
     if len(source) == 0:
         raise DataError(f"{shown(data)}: split '{split}' has no usable pairs")
-    folder = Path(out) if out else RunPaths(Path(run)).results / split
-    images = folder / "images"
     rows: list[dict[str, Any]] = []
     for key, inp, output, target in translate_pairs(translator, source, cfg.data.direction, limit, progress=progress):
-        files = {}
-        for kind, array in (("input", inp), ("output", output), ("target", target)):
-            files[kind] = write_image(array, images / f"{key}_{kind}.png")
+        files = _write_row(folder / "images", key, {"input": inp, "output": output, "target": target})
         rows.append({"key": key, "files": files, "metrics": image_metrics(output, target)})
     mean = mean_metrics([r["metrics"] for r in rows])
-    report = {
-        "split": split,
-        "data": str(data),
-        "checkpoint": str(translator.model.path),
-        "step": translator.model.step,
-        "inference": {"norm": translator.norm, "seed": translator.seed, "scale": translator.scale},
-        "count": len(rows),
-        "mean": mean,
-        "images": {r["key"]: r["metrics"] for r in rows},
-    }
+    report = _report_header(split, data, model, translator)
+    report.update(count=len(rows), mean=mean, images={r["key"]: r["metrics"] for r in rows})
     atomic_write(folder / "metrics.json", lambda fh: fh.write(json.dumps(report, indent=2) + "\n"), mode="w")
-    write_results_page(folder, f"{Path(run).name}: {split} split", rows, mean, report)
+    write_results_page(folder, f"{Path(run).name}: {split} split", [("Images", rows, mean)], report)
     return TestResult(folder, len(rows), mean)
 
 
-def write_results_page(folder: Path, title: str, rows: list[dict[str, Any]], mean: dict[str, float], info: dict[str, Any]) -> Path:
-    """index.html with every image's input | output | target and its metrics."""
-    columns = list(rows[0]["files"]) if rows else []
-    metric_names = sorted({k for r in rows for k in r["metrics"]})
+def _write_row(images: Path, key: str, arrays: dict[str, np.ndarray]) -> dict[str, Path]:
+    return {kind: write_image(array, images / f"{key}_{kind}.png") for kind, array in arrays.items()}
+
+
+def _report_header(split: str, data: object, model: LoadedModel, translator: Translator) -> dict[str, Any]:
+    return {
+        "split": split,
+        "data": str(data),
+        "method": model.method,
+        "checkpoint": str(model.path),
+        "step": model.step,
+        "inference": {"norm": translator.norm, "seed": translator.seed, "scale": translator.scale},
+    }
+
+
+def run_cycle_test(
+    model: LoadedModel,
+    data: str | Path,
+    split: str,
+    folder: Path,
+    *,
+    norm: str | None = None,
+    limit: int | None = None,
+    progress: bool = True,
+) -> TestResult:
+    """CycleGAN: real_A | fake_B | rec_A and real_B | fake_A | rec_B for every image of the split.
+
+    Scores: cycle L1 (reconstruction vs input) always; L1/MSE/PSNR/SSIM of the
+    translation against a same-named image on the other side when the data
+    happen to be paired (e.g. facades).
+    """
+    cfg = model.config
+    a, b = open_unpaired(data, split, cfg.data)
+    if cfg.data.direction == "BtoA":
+        a, b = b, a
+    for side in (a, b):
+        message = side_warning(side, data)
+        if message:
+            print(message, file=sys.stderr)
+        if len(side) == 0:
+            raise DataError(f"{shown(data)}: {side.report.name} has no usable images")
+    forward = Translator(model, direction="AtoB", norm=norm)
+    backward = Translator(model, direction="BtoA", norm=norm)
+    sections, directions = [], {}
+    for name, source, other, there, back in (("AtoB", a, b, forward, backward), ("BtoA", b, a, backward, forward)):
+        partners = {pair_key(other.key(i)): i for i in range(len(other))}
+        rows: list[dict[str, Any]] = []
+        count = len(source) if limit is None else min(limit, len(source))
+        for index in tqdm(range(count), desc=f"test {name}", disable=not progress, file=sys.stderr, leave=False):
+            real = source.load(index)
+            fake = there.translate_arrays([real])[0]
+            rec = back.translate_arrays([fake])[0]
+            metrics = {"cycle_L1": l1(rec, real)}
+            partner = partners.get(pair_key(source.key(index)))
+            if partner is not None:
+                target = convert_channels(other.load(partner), fake.shape[2])
+                if target.shape == fake.shape:
+                    metrics.update(image_metrics(fake, target))
+            real_name, fake_name = ("real_A", "fake_B") if name == "AtoB" else ("real_B", "fake_A")
+            rec_name = "rec_A" if name == "AtoB" else "rec_B"
+            key = f"{name}_{source.key(index)}"
+            files = _write_row(folder / "images", key, {real_name: real, fake_name: fake, rec_name: rec})
+            rows.append({"key": source.key(index), "files": files, "metrics": metrics})
+        mean = mean_metrics([r["metrics"] for r in rows])
+        directions[name] = {"count": len(rows), "mean": mean, "images": {r["key"]: r["metrics"] for r in rows}}
+        sections.append((f"{name}: real | translated | reconstructed", rows, mean))
+    report = _report_header(split, data, model, forward)
+    report["directions"] = directions
+    atomic_write(folder / "metrics.json", lambda fh: fh.write(json.dumps(report, indent=2) + "\n"), mode="w")
+    write_results_page(folder, f"{model.path.parent.parent.name}: {split} split (CycleGAN)", sections, report)
+    combined = {f"{d}_{k}": v for d, entry in directions.items() for k, v in entry["mean"].items()}
+    return TestResult(folder, sum(entry["count"] for entry in directions.values()), combined)
+
+
+Section = tuple[str, list[dict[str, Any]], dict[str, float]]
+
+
+def write_results_page(folder: Path, title: str, sections: list[Section], info: dict[str, Any]) -> Path:
+    """index.html: per section, the mean metrics and every image row with its metrics."""
     body = [f"<h1>{esc(title)}</h1>"]
     body.append(f"<p>checkpoint {esc(info.get('checkpoint'))} (step {esc(info.get('step'))}), "
-                f"inference {esc(info.get('inference'))}, {len(rows)} images</p>")
-    body.append("<h2>Mean metrics</h2>" + table(["metric", "mean"], [[k, fmt(v)] for k, v in mean.items()]))
-    body.append("<h2>Images</h2>")
-    header = ["name", *columns, *metric_names]
-    table_rows = []
-    for r in rows:
-        cells = [esc(r["key"])]
-        cells += [f"<img src=\"{rel(r['files'][c], folder)}\" alt=\"{esc(r['key'])} {c}\">" for c in columns]
-        cells += [esc(fmt(r["metrics"].get(m, ""))) for m in metric_names]
-        table_rows.append(cells)
-    body.append(f"<div class=\"cells\">{table(header, table_rows, raw=True)}</div>")
+                f"inference {esc(info.get('inference'))}</p>")
+    for heading, rows, mean in sections:
+        columns = list(rows[0]["files"]) if rows else []
+        metric_names = sorted({k for r in rows for k in r["metrics"]})
+        body.append(f"<h2>{esc(heading)} ({len(rows)} images)</h2>")
+        body.append(table(["metric", "mean"], [[k, fmt(v)] for k, v in mean.items()]))
+        table_rows = []
+        for r in rows:
+            cells = [esc(r["key"])]
+            cells += [f"<img src=\"{rel(r['files'][c], folder)}\" alt=\"{esc(r['key'])} {c}\">" for c in columns]
+            cells += [esc(fmt(r["metrics"].get(m, ""))) for m in metric_names]
+            table_rows.append(cells)
+        body.append(f"<div class=\"cells\">{table(['name', *columns, *metric_names], table_rows, raw=True)}</div>")
     text = page(title, "\n".join(body))
     return atomic_write(folder / "index.html", lambda fh: fh.write(text), mode="w")
 

@@ -16,13 +16,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from .. import __version__
 from ..config import RESUMABLE_KEYS, Config, changed_keys, to_toml
 from ..data.datasets import EpochBatchSampler, PairDataset, collate_pairs
 from ..data.io import atomic_write
-from ..data.sources import PairSource, available_splits, holdout_split, open_pairs, summarize_problems
+from ..data.sources import PairSource, available_splits, holdout_indices, holdout_split, open_pairs, summarize_problems
+from ..data.unpaired import SubsetImages, UnpairedDataset, open_unpaired, side_warning
 from ..data.transforms import PairTransform
 from ..errors import CheckpointError, ConfigError, DataError, TrainingDiverged, shown
 from ..methods import Method, build_method
@@ -30,7 +31,7 @@ from . import checkpoint as ckpt
 from .logger import RunLogger, progress_bar, truncate_log
 from .precision import Precision, select_device
 from .schedule import lr_factor
-from .validation import Validator
+from .validation import CycleValidator, PairValidator, Validator
 
 
 @dataclass
@@ -44,9 +45,9 @@ class TrainResult:
 
 @dataclass
 class TrainingData:
-    train: PairSource
-    val: PairSource | None
-    channels: tuple[int, int]  # model (input, output)
+    dataset: Dataset
+    validator: Validator
+    channels: tuple[int, int]  # model (input, output) = (A, B) after direction
 
 
 def seed_everything(seed: int) -> None:
@@ -61,13 +62,17 @@ def warn(message: str | None) -> None:
         print(message, file=sys.stderr)
 
 
-def open_training_data(cfg: Config, data: str | Path) -> TrainingData:
-    """Train split (+ val split, or a held-out slice of train), problems reported once."""
+def _note_skipped(skipped: list[Path]) -> None:
+    if skipped:
+        names = sorted({p.name for p in skipped})
+        warn(f"note: ignored {len(skipped)} non-image file(s) ({', '.join(names[:3])})")
+
+
+def paired_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths) -> TrainingData:
+    """pix2pix: train pairs + val split (or a held-out slice of train), problems reported once."""
     train_source = open_pairs(data, "train", cfg.data)
     warn(summarize_problems(train_source, data))
-    if train_source.report.skipped:
-        names = sorted({p.name for p in train_source.report.skipped})
-        warn(f"note: ignored {len(train_source.report.skipped)} non-image file(s) ({', '.join(names[:3])})")
+    _note_skipped(train_source.report.skipped)
     if len(train_source) == 0:
         raise DataError(f"{shown(data)}: no usable training pairs (run 'pix2pix check-data {shown(data)}')")
     val_source: PairSource | None = None
@@ -80,7 +85,34 @@ def open_training_data(cfg: Config, data: str | Path) -> TrainingData:
         train_source, val_source = holdout_split(train_source, cfg.data.val_fraction)
     a, b = train_source.channels
     channels = (a, b) if cfg.data.direction == "AtoB" else (b, a)
-    return TrainingData(train_source, val_source, channels)
+    dataset = PairDataset(train_source, PairTransform.from_config(cfg.data), cfg.data.direction, cfg.train.seed)
+    return TrainingData(dataset, PairValidator(cfg, val_source, paths), channels)
+
+
+def unpaired_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths) -> TrainingData:
+    """CycleGAN: A and B images drawn independently; validation on a val split or held-out images."""
+    a, b = open_unpaired(data, "train", cfg.data)
+    for side in (a, b):
+        warn(side_warning(side, data))
+        _note_skipped(side.report.skipped)
+        if len(side) == 0:
+            raise DataError(f"{shown(data)}: no usable training images in {side.report.name}")
+    if "val" in available_splits(data):
+        val_a, val_b = open_unpaired(data, "val", cfg.data)
+    else:
+        (keep_a, held_a), (keep_b, held_b) = (holdout_indices(len(s), cfg.data.val_fraction) for s in (a, b))
+        a, val_a = SubsetImages(a, keep_a), SubsetImages(a, held_a)
+        b, val_b = SubsetImages(b, keep_b), SubsetImages(b, held_b)
+    if cfg.data.direction == "BtoA":
+        a, b, val_a, val_b = b, a, val_b, val_a
+    dataset = UnpairedDataset(a, b, PairTransform.from_config(cfg.data), cfg.train.seed, cfg.data.serial)
+    return TrainingData(dataset, CycleValidator(cfg, val_a, val_b, paths), (a.channels, b.channels))
+
+
+def open_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths) -> TrainingData:
+    if cfg.model.method == "cyclegan":
+        return unpaired_training_data(cfg, data, paths)
+    return paired_training_data(cfg, data, paths)
 
 
 class _StopRequest:
@@ -126,13 +158,13 @@ class Trainer:
         self.cfg, self.data_arg, self.paths, self.progress = cfg, str(data), ckpt.RunPaths(Path(run)), progress
         seed_everything(cfg.train.seed)
         self.device = select_device(cfg.train.device)
-        self.data = open_training_data(cfg, data)
+        self.data = open_training_data(cfg, data, self.paths)
         self.method: Method = build_method(cfg, self.data.channels, self.device)
         self.precision = Precision(cfg.train.precision, self.device, cfg.train.channels_last)
         if cfg.train.channels_last:
             for net in self.method.networks().values():
                 net.to(memory_format=torch.channels_last)
-        self.dataset = PairDataset(self.data.train, PairTransform.from_config(cfg.data), cfg.data.direction, cfg.train.seed)
+        self.dataset = self.data.dataset
         self.step = self.epoch = self.batch_in_epoch = 0
         self.best_val: float | None = None
         self.last_val: float | None = None
@@ -145,7 +177,6 @@ class Trainer:
         self.sampler = EpochBatchSampler(
             len(self.dataset), cfg.train.batch_size, cfg.train.seed, start_epoch=self.epoch, start_batch=self.batch_in_epoch
         )
-        self.validator = Validator(cfg, self.data.val, self.paths)
         self.logger = RunLogger(self.paths.log, self.paths.root / "tensorboard" if cfg.train.tensorboard else None)
 
     # ------------------------------------------------------------------ state
@@ -208,7 +239,7 @@ class Trainer:
         return latest
 
     def _validate(self, samples: bool) -> None:
-        val = self.validator.run(self.method.generator("AtoB"), self.step, write_samples=samples)
+        val = self.data.validator.run(self.method, self.step, write_samples=samples)
         if val is None:
             return
         self.last_val = val
@@ -249,7 +280,7 @@ class Trainer:
         last_checkpoint = time.monotonic()
         saved_step = -1
         status = "finished"
-        if self.step == 0 and self.data.val is not None:
+        if self.step == 0:
             self._validate(samples=True)
         bar = progress_bar(total, self.step, self.progress)
         rates = self._set_lr()

@@ -1,21 +1,36 @@
-"""Validation during training: L1 on held-out pairs and the sample grids."""
+"""Validation during training: a held-out score and the sample grids.
+
+pix2pix: L1 between output and target on validation pairs. CycleGAN (no
+targets in general): cycle-consistency L1, |G_B(G_A(a)) - a| and
+|G_A(G_B(b)) - b| averaged; its samples show real | translated | reconstructed.
+Both score on the 0-1 scale, at the test-time scale, in the configured
+inference mode, and keep the best checkpoint by that score.
+"""
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
-from torch import nn
 
 from ..config import Config
 from ..data.io import write_image
 from ..data.sources import PairSource
-from ..data.transforms import eval_transform
+from ..data.transforms import eval_size, eval_transform, resize
+from ..data.unpaired import ImageSource
 from ..evaluation.images import grid
 from ..evaluation.metrics import l1
 from ..inference import generate_arrays
+from ..methods import Method
 from .checkpoint import RunPaths
 
 
-class Validator:
+class Validator(Protocol):
+    def run(self, method: Method, step: int, write_samples: bool) -> float | None:
+        """The validation score (lower is better), or None without validation data."""
+
+
+class PairValidator:
     """Holds the first ``train.val_images`` validation pairs, prepared once at the test-time scale."""
 
     def __init__(self, cfg: Config, source: PairSource | None, paths: RunPaths) -> None:
@@ -27,19 +42,52 @@ class Validator:
             a, b = eval_transform(*source.load(index), cfg.data)
             self.pairs.append((b, a) if cfg.data.direction == "BtoA" else (a, b))
 
-    def outputs(self, net: nn.Module) -> list[np.ndarray]:
-        """Generator outputs for every validation input, in the configured inference mode."""
-        inference = self.cfg.inference
-        return generate_arrays(net, [inp for inp, _ in self.pairs], norm=inference.norm, seed=inference.seed)
-
-    def run(self, net: nn.Module, step: int, write_samples: bool) -> float | None:
-        """Mean L1 (0-1 scale) over the validation pairs; writes samples/step_N.png if asked."""
+    def run(self, method: Method, step: int, write_samples: bool) -> float | None:
         if not self.pairs:
             return None
-        outputs = self.outputs(net)
+        inference = self.cfg.inference
+        net = method.generator("AtoB")
+        outputs = generate_arrays(net, [inp for inp, _ in self.pairs], norm=inference.norm, seed=inference.seed)
         value = float(np.mean([l1(out, target) for out, (_, target) in zip(outputs, self.pairs)]))
         if write_samples:
             count = min(self.cfg.train.sample_images, len(self.pairs))
             rows = [[self.pairs[i][0], outputs[i], self.pairs[i][1]] for i in range(count)]
             write_image(grid(rows), self.paths.samples / f"step_{step:07d}.png")
         return value
+
+
+def _prepare(image: np.ndarray, cfg: Config) -> np.ndarray:
+    return resize(image, *eval_size(image.shape[0], image.shape[1], cfg.data))
+
+
+class CycleValidator:
+    """Cycle-consistency L1 on the first ``train.val_images`` A and B validation images."""
+
+    def __init__(self, cfg: Config, a: ImageSource | None, b: ImageSource | None, paths: RunPaths) -> None:
+        self.cfg, self.paths = cfg, paths
+        count = cfg.train.val_images
+        self.a = [_prepare(a.load(i), cfg) for i in range(min(count, len(a)))] if a is not None else []
+        self.b = [_prepare(b.load(i), cfg) for i in range(min(count, len(b)))] if b is not None else []
+
+    def cycle(self, method: Method, images: list[np.ndarray], forward: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """(translated, reconstructed) for ``images`` going ``forward`` and back."""
+        backward = "BtoA" if forward == "AtoB" else "AtoB"
+        inference = self.cfg.inference
+        fake = generate_arrays(method.generator(forward), images, norm=inference.norm, seed=inference.seed)
+        rec = generate_arrays(method.generator(backward), fake, norm=inference.norm, seed=inference.seed)
+        return fake, rec
+
+    def run(self, method: Method, step: int, write_samples: bool) -> float | None:
+        if not self.a or not self.b:
+            return None
+        fake_b, rec_a = self.cycle(method, self.a, "AtoB")
+        fake_a, rec_b = self.cycle(method, self.b, "BtoA")
+        errors = [l1(r, x) for r, x in zip(rec_a, self.a)] + [l1(r, x) for r, x in zip(rec_b, self.b)]
+        if write_samples:
+            count = min(self.cfg.train.sample_images, len(self.a), len(self.b))
+            rows = []
+            for i in range(count):
+                rows.append([self.a[i], fake_b[i], rec_a[i]])
+                rows.append([self.b[i], fake_a[i], rec_b[i]])
+            write_image(grid(rows), self.paths.samples / f"step_{step:07d}.png")
+        return float(np.mean(errors))

@@ -1,0 +1,168 @@
+"""CycleGAN (Zhu et al., 2017): unpaired translation with cycle consistency.
+
+G_A: A -> B and G_B: B -> A; D_A judges B-domain images (real B vs G_A(A)),
+D_B judges A-domain images. The generators minimise the adversarial losses plus
+lambda_A * |G_B(G_A(a)) - a| + lambda_B * |G_A(G_B(b)) - b| and, optionally, the
+identity loss lambda_idt * (lambda_B * |G_A(b) - b| + lambda_A * |G_B(a) - a|).
+D sees generated images through an image pool. As in the paper's code, G is
+updated before D in each step, one Adam for both generators and one for both
+discriminators.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import Config
+from ..data.tensors import to_model_range
+from ..errors import ConfigError
+from ..models import init_weights, run_padded, size_multiple
+from ..models.losses import d_loss, d_probability_view, g_loss, gradient_penalty
+from .base import StepRuntime, build_adam, discriminator_from_config, generator_from_config
+from .image_pool import ImagePool
+
+
+def _discriminator_loss(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, gan_mode: str, lambda_gp: float,
+                        runtime: StepRuntime) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Halved real + fake loss of one D (plus the gradient penalty for wgangp), and its raw scores."""
+    with runtime.autocast():
+        pred_real, pred_fake = D(real), D(fake.detach())
+    loss = 0.5 * (d_loss(gan_mode, pred_real, real=True) + d_loss(gan_mode, pred_fake, real=False))
+    if gan_mode == "wgangp":
+        with runtime.autocast():
+            loss = loss + lambda_gp * gradient_penalty(D, real, fake)
+    return loss, pred_real.detach(), pred_fake.detach()
+
+
+def cyclegan_step(
+    nets: dict[str, nn.Module],
+    opt_G: torch.optim.Optimizer,
+    opt_D: torch.optim.Optimizer,
+    pools: dict[str, ImagePool],
+    real_a: torch.Tensor,
+    real_b: torch.Tensor,
+    *,
+    gan_mode: str,
+    lambda_a: float,
+    lambda_b: float,
+    lambda_identity: float,
+    lambda_gp: float,
+    runtime: StepRuntime,
+) -> dict[str, torch.Tensor]:
+    """One step: (1) update both generators, (2) update both discriminators."""
+    G_A, G_B, D_A, D_B = nets["G_A"], nets["G_B"], nets["D_A"], nets["D_B"]
+
+    def gen(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return run_padded(net, x, size_multiple(net))
+
+    # (1) update G_A and G_B: fool both D, reconstruct each input through the cycle
+    D_A.requires_grad_(False)
+    D_B.requires_grad_(False)
+    opt_G.zero_grad(set_to_none=True)
+    with runtime.autocast():
+        fake_b = gen(G_A, real_a)  # A -> B
+        rec_a = gen(G_B, fake_b)  # A -> B -> A
+        fake_a = gen(G_B, real_b)  # B -> A
+        rec_b = gen(G_A, fake_a)  # B -> A -> B
+        scores_fake_b, scores_fake_a = D_A(fake_b), D_B(fake_a)
+    loss_g_a = g_loss(gan_mode, scores_fake_b)
+    loss_g_b = g_loss(gan_mode, scores_fake_a)
+    loss_cycle_a = F.l1_loss(rec_a.float(), real_a.float()) * lambda_a
+    loss_cycle_b = F.l1_loss(rec_b.float(), real_b.float()) * lambda_b
+    loss_g = loss_g_a + loss_g_b + loss_cycle_a + loss_cycle_b
+    losses: dict[str, torch.Tensor] = {}
+    if lambda_identity > 0:
+        with runtime.autocast():
+            idt_a, idt_b = gen(G_A, real_b), gen(G_B, real_a)  # G_A should leave B images alone, and vice versa
+        loss_idt_a = F.l1_loss(idt_a.float(), real_b.float()) * lambda_b * lambda_identity
+        loss_idt_b = F.l1_loss(idt_b.float(), real_a.float()) * lambda_a * lambda_identity
+        loss_g = loss_g + loss_idt_a + loss_idt_b
+        losses.update(loss_idt_A=loss_idt_a.detach(), loss_idt_B=loss_idt_b.detach())
+    runtime.step(loss_g, opt_G)
+
+    # (2) update D_A and D_B on real images and pooled generated ones
+    D_A.requires_grad_(True)
+    D_B.requires_grad_(True)
+    opt_D.zero_grad(set_to_none=True)
+    loss_d_a, real_scores_a, fake_scores_a = _discriminator_loss(D_A, real_b, pools["B"].query(fake_b), gan_mode, lambda_gp, runtime)
+    loss_d_b, real_scores_b, fake_scores_b = _discriminator_loss(D_B, real_a, pools["A"].query(fake_a), gan_mode, lambda_gp, runtime)
+    runtime.step(loss_d_a + loss_d_b, opt_D)
+
+    view = d_probability_view
+    losses.update(
+        loss_G=loss_g.detach(),
+        loss_G_A=loss_g_a.detach(),
+        loss_G_B=loss_g_b.detach(),
+        loss_cycle_A=loss_cycle_a.detach(),
+        loss_cycle_B=loss_cycle_b.detach(),
+        loss_D_A=loss_d_a.detach(),
+        loss_D_B=loss_d_b.detach(),
+        D_real_A=view(gan_mode, real_scores_a).mean(),
+        D_fake_A=view(gan_mode, fake_scores_a).mean(),
+        D_real_B=view(gan_mode, real_scores_b).mean(),
+        D_fake_B=view(gan_mode, fake_scores_b).mean(),
+    )
+    return losses
+
+
+class CycleGAN:
+    """Owns G_A, G_B, D_A, D_B, their two Adams and the two image pools."""
+
+    name = "cyclegan"
+
+    def __init__(self, cfg: Config, channels: tuple[int, int], device: torch.device) -> None:
+        self.cfg, self.device, self.channels = cfg, device, channels
+        ch_a, ch_b = channels
+        if cfg.loss.lambda_identity > 0 and ch_a != ch_b:
+            raise ConfigError(
+                f"loss.lambda_identity={cfg.loss.lambda_identity} needs the same channel count on both sides "
+                f"(A has {ch_a}, B has {ch_b}); set loss.lambda_identity=0 or data.input_channels/output_channels"
+            )
+        self.nets = {
+            "G_A": generator_from_config(cfg, ch_a, ch_b),
+            "G_B": generator_from_config(cfg, ch_b, ch_a),
+            "D_A": discriminator_from_config(cfg, ch_b),  # judges B-domain images
+            "D_B": discriminator_from_config(cfg, ch_a),
+        }
+        for net in self.nets.values():
+            init_weights(net, cfg.model.init, cfg.model.init_gain)
+            net.to(device)
+        t = cfg.train
+        g_params = list(self.nets["G_A"].parameters()) + list(self.nets["G_B"].parameters())
+        d_params = list(self.nets["D_A"].parameters()) + list(self.nets["D_B"].parameters())
+        self.opt_G = build_adam(g_params, t.lr_g, t.beta1, t.beta2, device)
+        self.opt_D = build_adam(d_params, t.lr_d, t.beta1, t.beta2, device)
+        self.pools = {"A": ImagePool(t.pool_size, seed=t.seed * 2 + 1), "B": ImagePool(t.pool_size, seed=t.seed * 2 + 2)}
+
+    def networks(self) -> dict[str, nn.Module]:
+        return dict(self.nets)
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"G": self.opt_G, "D": self.opt_D}
+
+    def generator(self, direction: str = "AtoB") -> nn.Module:
+        return self.nets["G_A"] if direction == "AtoB" else self.nets["G_B"]
+
+    def train_step(self, batch: dict[str, torch.Tensor], runtime: StepRuntime) -> dict[str, torch.Tensor]:
+        real_a = to_model_range(batch["A"].to(self.device, non_blocking=True))
+        real_b = to_model_range(batch["B"].to(self.device, non_blocking=True))
+        if getattr(runtime, "channels_last", False):
+            real_a = real_a.contiguous(memory_format=torch.channels_last)
+            real_b = real_b.contiguous(memory_format=torch.channels_last)
+        loss = self.cfg.loss
+        return cyclegan_step(
+            self.nets, self.opt_G, self.opt_D, self.pools, real_a, real_b,
+            gan_mode=loss.gan_mode, lambda_a=loss.lambda_a, lambda_b=loss.lambda_b,
+            lambda_identity=loss.lambda_identity, lambda_gp=loss.lambda_gp, runtime=runtime,
+        )
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"pools": {side: pool.state_dict() for side, pool in self.pools.items()}}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        for side, pool_state in state.get("pools", {}).items():
+            self.pools[side].load_state_dict(pool_state, self.device)
