@@ -107,6 +107,22 @@ def cmd_translate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluation.evaluate import evaluate_folders, format_table
+
+    result = evaluate_folders(args.pred, args.target, out=args.out, fid=args.fid, kid=args.kid,
+                              fid_weights=args.fid_weights, palette=args.palette, progress=not args.no_progress)
+    _print(*format_table(result), f"metrics: {shown(result.path)}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .evaluation.compare import compare_runs
+
+    _print(*compare_runs(args.runs))
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .evaluation.report import write_run_report
 
@@ -182,6 +198,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--norm", choices=["paper", "eval"], help="inference mode (default: the run's inference.norm)")
     p.add_argument("--scale", choices=["train", "native"], help="resize to the training scale (default) or run at native size")
     p.set_defaults(func=cmd_translate)
+
+    p = sub.add_parser("evaluate", help="score a folder of outputs against a folder of targets (L1, MSE, PSNR, SSIM, FID, KID)")
+    p.add_argument("--pred", required=True, help="folder of generated images")
+    p.add_argument("--target", required=True, help="folder of target images (paired by file stem, as check-data)")
+    p.add_argument("--out", help="metrics file to write (default: PRED/metrics.json)")
+    p.add_argument("--fid", action="store_true", help="also compute FID (needs the Inception weights file)")
+    p.add_argument("--kid", action="store_true", help="also compute KID (better than FID for small sets)")
+    p.add_argument("--fid-weights", metavar="PATH", help="pt_inception-2015-12-05-6726825d.pth (or $PIX2PIX_FID_WEIGHTS)")
+    p.add_argument("--palette", help="segmentation scores for photo -> label outputs: 'facades' or a JSON palette file")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("compare", help="compare runs: config differences and metrics side by side")
+    p.add_argument("runs", nargs="+", help="run folders")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("report", help="rebuild RUN/report.html")
     p.add_argument("run")

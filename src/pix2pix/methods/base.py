@@ -46,6 +46,15 @@ def build_adam(params: Any, lr: float, beta1: float, beta2: float, device: torch
     return torch.optim.Adam(params, lr=lr, betas=(beta1, beta2), fused=fused or None, foreach=None if fused else True)
 
 
+def fingerprints(output: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+    """4x4 average-pooled outputs and targets, (B, C*16): the health monitor compares their spread."""
+    pool = torch.nn.functional.adaptive_avg_pool2d
+    return {
+        "fingerprint_output": pool(output.detach().float(), 4).flatten(1),
+        "fingerprint_target": pool(target.detach().float(), 4).flatten(1),
+    }
+
+
 def generator_from_config(cfg: "Config", in_channels: int, out_channels: int) -> nn.Module:
     """The configured generator (uninitialised): shared by methods and the model loader."""
     from ..models import build_generator

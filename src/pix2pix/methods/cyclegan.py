@@ -22,7 +22,7 @@ from ..data.tensors import to_model_range
 from ..errors import ConfigError
 from ..models import init_weights, run_padded, size_multiple
 from ..models.losses import d_loss, d_probability_view, g_loss, gradient_penalty
-from .base import StepRuntime, build_adam, discriminator_from_config, generator_from_config
+from .base import StepRuntime, build_adam, discriminator_from_config, fingerprints, generator_from_config
 from .image_pool import ImagePool
 
 
@@ -106,6 +106,7 @@ def cyclegan_step(
         D_real_B=view(gan_mode, real_scores_b).mean(),
         D_fake_B=view(gan_mode, fake_scores_b).mean(),
     )
+    losses.update(fingerprints(fake_b, real_b))
     return losses
 
 

@@ -17,7 +17,7 @@ from ..config import Config
 from ..data.tensors import to_model_range
 from ..models import init_weights, run_padded, size_multiple
 from ..models.losses import d_loss, d_probability_view, g_loss, gradient_penalty
-from .base import StepRuntime, build_adam, discriminator_from_config, generator_from_config
+from .base import StepRuntime, build_adam, discriminator_from_config, fingerprints, generator_from_config
 
 
 def pix2pix_step(
@@ -78,9 +78,7 @@ def pix2pix_step(
         D_real=d_probability_view(gan_mode, pred_real.detach()).mean(),
         D_fake=d_probability_view(gan_mode, pred_fake.detach()).mean(),
     )
-    # Output spread, for collapse detection: std across the batch (or over pixels at batch 1).
-    spread = fake_b.detach().float()
-    losses["G_output_std"] = spread.std(dim=0).mean() if spread.shape[0] > 1 else spread.std()
+    losses.update(fingerprints(fake_b, real_b))
     return losses
 
 

@@ -34,6 +34,8 @@ class Precision:
         self.kind, self.device, self.channels_last = kind, device, channels_last
         self.dtype = _DTYPES.get(kind)
         self._scalers: dict[int, torch.amp.GradScaler] = {}
+        self.measure_grads = False  # set by the trainer on steps it logs
+        self.grad_norms: dict[int, float] = {}  # id(optimizer) -> gradient norm of its parameters
 
     def autocast(self) -> AbstractContextManager[Any]:
         if self.dtype is None:
@@ -43,12 +45,22 @@ class Precision:
     def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
         if self.kind != "fp16":
             loss.backward()
+            self._measure(optimizer)
             optimizer.step()
             return
         scaler = self._scalers.setdefault(id(optimizer), torch.amp.GradScaler("cuda"))
         scaler.scale(loss).backward()
+        if self.measure_grads:
+            scaler.unscale_(optimizer)
+        self._measure(optimizer)
         scaler.step(optimizer)
         scaler.update()
+
+    def _measure(self, optimizer: torch.optim.Optimizer) -> None:
+        if not self.measure_grads:
+            return
+        grads = [p.grad.detach().float() for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        self.grad_norms[id(optimizer)] = float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))) if grads else 0.0
 
     def state_dict(self, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Any]:
         return {name: self._scalers[id(opt)].state_dict() for name, opt in optimizers.items() if id(opt) in self._scalers}

@@ -29,6 +29,7 @@ from ..errors import CheckpointError, ConfigError, DataError, TrainingDiverged, 
 from ..methods import Method, build_method
 from . import checkpoint as ckpt
 from .logger import RunLogger, progress_bar, truncate_log
+from .monitor import CYCLEGAN_SIGNALS, PIX2PIX_SIGNALS, HealthMonitor
 from .precision import Precision, select_device
 from .schedule import lr_factor
 from .validation import CycleValidator, PairValidator, Validator
@@ -178,6 +179,9 @@ class Trainer:
             len(self.dataset), cfg.train.batch_size, cfg.train.seed, start_epoch=self.epoch, start_batch=self.batch_in_epoch
         )
         self.logger = RunLogger(self.paths.log, self.paths.root / "tensorboard" if cfg.train.tensorboard else None)
+        signals = CYCLEGAN_SIGNALS if cfg.model.method == "cyclegan" else PIX2PIX_SIGNALS
+        self.monitor = HealthMonitor(cfg.loss.gan_mode, signals)
+        self.last_warning: str | None = None
 
     # ------------------------------------------------------------------ state
     @property
@@ -239,7 +243,9 @@ class Trainer:
         return latest
 
     def _validate(self, samples: bool) -> None:
-        val = self.data.validator.run(self.method, self.step, write_samples=samples)
+        val, image = self.data.validator.run(self.method, self.step, write_samples=samples)
+        if image is not None:
+            self.logger.image("samples", self.step, image)
         if val is None:
             return
         self.last_val = val
@@ -288,21 +294,30 @@ class Trainer:
         with stop:
             batches = iter(loader)
             while self.step < total:
+                log_now = bool(cfg.log_every and ((self.step + 1) % cfg.log_every == 0 or self.step + 1 == total))
+                self.precision.measure_grads = log_now
                 losses = self.method.train_step(next(batches), self.precision)
-                self._check_finite(losses)
+                scalars = {k: float(v) for k, v in losses.items() if v.numel() == 1}
+                self._check_finite(scalars)
                 self.step += 1
                 self.batch_in_epoch += 1
                 if self.batch_in_epoch == self.sampler.batches_per_epoch:
                     self.epoch, self.batch_in_epoch = self.epoch + 1, 0
                     rates = self._set_lr()
-                for key, value in losses.items():
-                    sums[key] = sums.get(key, 0.0) + float(value)
+                for key, value in scalars.items():
+                    sums[key] = sums.get(key, 0.0) + value
                 count += 1
+                for diagnosis in self.monitor.update(scalars, _array(losses.get("fingerprint_output")), _array(losses.get("fingerprint_target"))):
+                    self.logger.log("health", self.step, kind=diagnosis.kind, title=diagnosis.title,
+                                    message=diagnosis.message, suggestion=diagnosis.suggestion)
+                    bar.write(diagnosis.line(self.step), file=sys.stderr)
+                    self.last_warning = diagnosis.title
                 bar.update(1)
-                if cfg.log_every and (self.step % cfg.log_every == 0 or self.step == total):
+                if log_now:
                     means = {k: v / count for k, v in sums.items()}
+                    means.update(self._diagnostics())
                     self.logger.log("train", self.step, epoch=self.epoch, **rates, **means)
-                    bar.set_postfix_str(_postfix(means, self.last_val), refresh=False)
+                    bar.set_postfix_str(_postfix(means, self.last_val, self.last_warning), refresh=False)
                     sums, count = {}, 0
                 due_samples = bool(cfg.sample_every and self.step % cfg.sample_every == 0)
                 if due_samples or (cfg.val_every and self.step % cfg.val_every == 0):
@@ -326,8 +341,17 @@ class Trainer:
         self.logger.close()
         return TrainResult(self.paths.root, self.step, status, self.best_val, self.last_val)
 
-    def _check_finite(self, losses: dict[str, torch.Tensor]) -> None:
-        bad = [name for name, value in losses.items() if not math.isfinite(float(value))]
+    def _diagnostics(self) -> dict[str, float]:
+        """Gradient norms of this step and the output/target spread of the monitor's window."""
+        values = {f"grad_norm_{name}": self.precision.grad_norms[id(opt)]
+                  for name, opt in self.method.optimizers().items() if id(opt) in self.precision.grad_norms}
+        spread = self.monitor.spread()
+        if spread is not None:
+            values["output_spread"], values["target_spread"] = spread
+        return values
+
+    def _check_finite(self, losses: dict[str, float]) -> None:
+        bad = [name for name, value in losses.items() if not math.isfinite(value)]
         if not bad:
             return
         self.logger.log("nan", self.step + 1, losses=bad)
@@ -337,7 +361,7 @@ class Trainer:
         kept = self.paths.checkpoints / ckpt.LATEST
         where = f"the last good checkpoint is {shown(kept)}" if kept.exists() else "no checkpoint was written"
         raise TrainingDiverged(
-            f"{bad[0]} became {float(losses[bad[0]])} at step {self.step + 1}; training stopped and {where} "
+            f"{bad[0]} became {losses[bad[0]]} at step {self.step + 1}; training stopped and {where} "
             "(try a lower learning rate, or train.precision=fp32)"
         )
 
@@ -350,11 +374,17 @@ class Trainer:
             print(f"warning: could not write report.html ({exc})", file=sys.stderr)
 
 
-def _postfix(means: dict[str, float], val: float | None) -> str:
+def _array(value: torch.Tensor | None) -> np.ndarray | None:
+    return None if value is None else value.detach().cpu().numpy()
+
+
+def _postfix(means: dict[str, float], val: float | None, warning: str | None = None) -> str:
     short = {"loss_D": "D", "loss_G_GAN": "G", "loss_G_L1": "L1", "loss_G_A": "G_A", "loss_G_B": "G_B", "loss_cycle_A": "cyc"}
     parts = [f"{label} {means[key]:.3g}" for key, label in short.items() if key in means]
     if val is not None:
         parts.append(f"val L1 {val:.4f}")
+    if warning:
+        parts.append(f"! {warning}")
     return " ".join(parts)
 
 

@@ -26,8 +26,8 @@ from .checkpoint import RunPaths
 
 
 class Validator(Protocol):
-    def run(self, method: Method, step: int, write_samples: bool) -> float | None:
-        """The validation score (lower is better), or None without validation data."""
+    def run(self, method: Method, step: int, write_samples: bool) -> tuple[float | None, np.ndarray | None]:
+        """(validation score, lower is better, or None without validation data; the sample grid written, if any)."""
 
 
 class PairValidator:
@@ -42,18 +42,19 @@ class PairValidator:
             a, b = eval_transform(*source.load(index), cfg.data)
             self.pairs.append((b, a) if cfg.data.direction == "BtoA" else (a, b))
 
-    def run(self, method: Method, step: int, write_samples: bool) -> float | None:
+    def run(self, method: Method, step: int, write_samples: bool) -> tuple[float | None, np.ndarray | None]:
         if not self.pairs:
-            return None
+            return None, None
         inference = self.cfg.inference
         net = method.generator("AtoB")
         outputs = generate_arrays(net, [inp for inp, _ in self.pairs], norm=inference.norm, seed=inference.seed)
         value = float(np.mean([l1(out, target) for out, (_, target) in zip(outputs, self.pairs)]))
-        if write_samples:
-            count = min(self.cfg.train.sample_images, len(self.pairs))
-            rows = [[self.pairs[i][0], outputs[i], self.pairs[i][1]] for i in range(count)]
-            write_image(grid(rows), self.paths.samples / f"step_{step:07d}.png")
-        return value
+        if not write_samples:
+            return value, None
+        count = min(self.cfg.train.sample_images, len(self.pairs))
+        image = grid([[self.pairs[i][0], outputs[i], self.pairs[i][1]] for i in range(count)])
+        write_image(image, self.paths.samples / f"step_{step:07d}.png")
+        return value, image
 
 
 def _prepare(image: np.ndarray, cfg: Config) -> np.ndarray:
@@ -77,17 +78,18 @@ class CycleValidator:
         rec = generate_arrays(method.generator(backward), fake, norm=inference.norm, seed=inference.seed)
         return fake, rec
 
-    def run(self, method: Method, step: int, write_samples: bool) -> float | None:
+    def run(self, method: Method, step: int, write_samples: bool) -> tuple[float | None, np.ndarray | None]:
         if not self.a or not self.b:
-            return None
+            return None, None
         fake_b, rec_a = self.cycle(method, self.a, "AtoB")
         fake_a, rec_b = self.cycle(method, self.b, "BtoA")
-        errors = [l1(r, x) for r, x in zip(rec_a, self.a)] + [l1(r, x) for r, x in zip(rec_b, self.b)]
-        if write_samples:
-            count = min(self.cfg.train.sample_images, len(self.a), len(self.b))
-            rows = []
-            for i in range(count):
-                rows.append([self.a[i], fake_b[i], rec_a[i]])
-                rows.append([self.b[i], fake_a[i], rec_b[i]])
-            write_image(grid(rows), self.paths.samples / f"step_{step:07d}.png")
-        return float(np.mean(errors))
+        value = float(np.mean([l1(r, x) for r, x in zip(rec_a, self.a)] + [l1(r, x) for r, x in zip(rec_b, self.b)]))
+        if not write_samples:
+            return value, None
+        rows = []
+        for i in range(min(self.cfg.train.sample_images, len(self.a), len(self.b))):
+            rows.append([self.a[i], fake_b[i], rec_a[i]])
+            rows.append([self.b[i], fake_a[i], rec_b[i]])
+        image = grid(rows)
+        write_image(image, self.paths.samples / f"step_{step:07d}.png")
+        return value, image
