@@ -138,3 +138,16 @@ def run_cli(*argv: str) -> CliResult:
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory) -> Path:
+    """A briefly trained 64 px pix2pix run (U-Net depth 6 with a dropout block, batch norm)."""
+    from pix2pix.training.trainer import train
+
+    root = tmp_path_factory.mktemp("trained")
+    data = make_folder_dataset(root / "data", {"train": 8, "test": 2}, size=64)
+    cfg = load_config(None, tiny_overrides(data__load_size=72, data__crop_size=64, model__ngf=8, model__ndf=8,
+                                           train__max_steps=40, train__batch_size=2))
+    train(cfg, data, root / "run", progress=False)
+    return root / "run"

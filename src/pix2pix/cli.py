@@ -123,6 +123,41 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_model
+
+    result = export_model(args.run, args.format, args.out, which=args.checkpoint, direction=args.direction,
+                          norm=args.norm, fp16=args.fp16)
+    size = result.path.stat().st_size / 2**20
+    meta = result.metadata
+    _print(f"exported {result.format} ({size:.1f} MiB) to {shown(result.path)}: {meta['input_channels']} -> "
+           f"{meta['output_channels']} channels, sizes multiple of {meta['size_multiple']}, {meta['inference_norm']} mode",
+           f"max difference to PyTorch on a test input: {result.max_diff:.2e}")
+    limit = 1e-3 if not args.fp16 else 5e-2
+    if result.max_diff > limit:
+        print(f"error: exported model differs from PyTorch by {result.max_diff:.2e} (> {limit:g})", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .research_import import import_research_generator
+
+    run = import_research_generator(args.file, args.generator, args.out, norm=args.norm, direction=args.direction,
+                                    overrides=args.set)
+    _print(f"imported {shown(args.file)} as {args.generator} into {shown(run)}; try: pix2pix translate {shown(run)} IMAGE --out out/")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve.app import ServeOptions, serve
+
+    options = ServeOptions(max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels, batch_window_ms=args.batch_window_ms,
+                           cors_origins=args.cors_origin, device=args.device, norm=args.norm)
+    serve(args.model, args.host, args.port, options)
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .evaluation.report import write_run_report
 
@@ -214,6 +249,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", help="run folders")
     p.set_defaults(func=cmd_compare)
 
+    p = sub.add_parser("export", help="export the generator: ONNX, TorchScript or safetensors weights")
+    p.add_argument("run", help="run folder or checkpoint file")
+    p.add_argument("--format", required=True, choices=["onnx", "torchscript", "weights"])
+    p.add_argument("--out", required=True, help="file to write (.onnx, .pt, .safetensors)")
+    p.add_argument("--checkpoint", default="best", help="best or latest (run folders; default: best)")
+    p.add_argument("--direction", default="AtoB", choices=["AtoB", "BtoA"], help="CycleGAN: which generator")
+    p.add_argument("--norm", choices=["paper", "eval"], help="inference mode baked into the export (default: the run's)")
+    p.add_argument("--fp16", action="store_true", help="weights: store float16 (half the size)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("import", help="convert a research-code generator (latest_net_G.pth) into a run folder")
+    p.add_argument("file", help="the research code's generator state dict")
+    p.add_argument("--generator", required=True, choices=["unet_128", "unet_256", "resnet_6blocks", "resnet_9blocks"])
+    p.add_argument("--norm", default="batch", choices=["batch", "instance", "none"], help="norm it was trained with (default: batch)")
+    p.add_argument("--direction", default="AtoB", choices=["AtoB", "BtoA"], help="recorded in the run's config")
+    p.add_argument("--out", required=True, help="run folder to create")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="config values for the run (e.g. data.load_size=256)")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("serve", help="REST API + drawing web page for a trained model")
+    p.add_argument("model", help="run folder, checkpoint or exported file (.onnx, TorchScript, .safetensors)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=_port, default=8000)
+    p.add_argument("--max-upload-mb", type=_positive_float, default=20.0, help="larger uploads get 413 (default 20)")
+    p.add_argument("--max-pixels", type=_positive_int, default=25_000_000, help="larger images get 413 (default 25 megapixels)")
+    p.add_argument("--batch-window-ms", type=_non_negative_float, default=10.0,
+                   help="translate requests arriving within this window together (default 10; 0: one by one)")
+    p.add_argument("--cors-origin", action="append", default=[], metavar="URL", help="allow this browser origin (repeatable; none by default)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--norm", choices=["paper", "eval"], help="inference mode (default: the run's)")
+    p.set_defaults(func=cmd_serve)
+
     p = sub.add_parser("report", help="rebuild RUN/report.html")
     p.add_argument("run")
     p.set_defaults(func=cmd_report)
@@ -233,6 +300,29 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    if text.strip() in ("0", "0.0"):
+        return 0.0
+    return _positive_float(text)
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"port must be 1-65535, got {value}")
     return value
 
 

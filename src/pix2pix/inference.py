@@ -24,6 +24,7 @@ from .errors import CheckpointError, ConfigError, ImageError, shown
 from .methods import GENERATOR_KEYS
 from .methods.base import generator_from_config
 from .models import inference_mode, run_padded, size_multiple
+from .tiling import run_tiled
 from .training.checkpoint import checkpoint_config, find_model_checkpoint, load_checkpoint
 from .training.precision import Precision, select_device
 
@@ -40,6 +41,8 @@ class LoadedModel:
     generators: dict[str, nn.Module]  # direction -> generator
     step: int
     path: Path
+    fixed_norm: str | None = None  # exported graphs: the inference mode baked into them
+    input_palette: list[list[int]] | None = None  # class colours when the inputs are label maps
 
     def channels_for(self, direction: str) -> tuple[int, int]:
         return self.channels if direction == "AtoB" else (self.channels[1], self.channels[0])
@@ -52,6 +55,11 @@ def load_model(path: str | Path, which: str = "best", device: str | torch.device
         path: run folder (uses ``checkpoints/best.pt``, else ``latest.pt``) or a checkpoint file.
         which: best or latest, for run folders.
     """
+    if Path(path).is_file():
+        from .export import detect_kind
+
+        if detect_kind(Path(path)) is not None:
+            return _load_exported_model(Path(path), device)
     file = find_model_checkpoint(path, which)
     state = load_checkpoint(file, map_location="cpu")
     cfg = checkpoint_config(state)
@@ -70,7 +78,28 @@ def load_model(path: str | Path, which: str = "best", device: str | torch.device
         generators[direction] = net.to(device).eval()
     if not generators:
         raise CheckpointError(f"{shown(file)}: holds no generator weights")
-    return LoadedModel(cfg, method, (in_ch, out_ch), generators, int(state.get("step", 0)), file)
+    return LoadedModel(cfg, method, (in_ch, out_ch), generators, int(state.get("step", 0)), file,
+                       input_palette=state.get("input_palette"))
+
+
+def _load_exported_model(path: Path, device: str | torch.device) -> LoadedModel:
+    from .export import load_exported
+
+    exported = load_exported(path)
+    meta = exported.metadata
+    cfg = Config.from_dict(meta["config"])
+    in_ch, out_ch = int(meta["input_channels"]), int(meta["output_channels"])
+    direction = meta["direction"]
+    channels = (in_ch, out_ch) if direction == "AtoB" else (out_ch, in_ch)
+    net = exported.net if exported.kind == "onnx" else exported.net.to(device)
+    return LoadedModel(cfg, meta["method"], channels, {direction: net}, int(meta.get("step", 0)), path,
+                       fixed_norm=meta["inference_norm"], input_palette=meta.get("input_palette"))
+
+
+def module_device(net: nn.Module) -> torch.device:
+    for tensor in [*net.parameters(), *net.buffers()][:1]:
+        return tensor.device
+    return torch.device("cpu")
 
 
 def generate(
@@ -80,13 +109,21 @@ def generate(
     norm: str = "paper",
     seed: int = 0,
     precision: Precision | None = None,
+    tile_size: int = 0,
 ) -> torch.Tensor:
-    """uint8 (B, C, H, W) in -> uint8 (B, C_out, H, W) out, any H and W (padded internally)."""
-    device = next(net.parameters()).device
+    """uint8 (B, C, H, W) in -> uint8 (B, C_out, H, W) out, any H and W (padded internally).
+
+    Images whose larger side exceeds ``tile_size`` (> 0) go through overlapping tiles.
+    """
+    device = module_device(net)
     x = to_model_range(images.to(device, non_blocking=True))
     autocast = precision.autocast() if precision else torch.autocast(device.type, enabled=False)
+    multiple = size_multiple(net)
     with inference_mode(net, norm, seed), autocast:
-        y = run_padded(net, x, size_multiple(net))
+        if tile_size and max(x.shape[-2:]) > tile_size:
+            y = torch.cat([run_tiled(net, x[i : i + 1], multiple, tile_size) for i in range(x.shape[0])])
+        else:
+            y = run_padded(net, x, multiple)
     return to_uint8(y).cpu()
 
 
@@ -98,17 +135,20 @@ def generate_arrays(
     seed: int = 0,
     precision: Precision | None = None,
     batch_size: int = 8,
+    tile_size: int = 0,
 ) -> list[np.ndarray]:
-    """(H, W, C) uint8 arrays in, generator outputs out; arrays of one shape share a batch."""
+    """(H, W, C) uint8 arrays in, generator outputs out; arrays of one shape share a batch
+    (larger than ``tile_size``: one at a time, through tiles)."""
     outputs: list[np.ndarray | None] = [None] * len(arrays)
     by_shape: dict[tuple[int, ...], list[int]] = {}
     for index, array in enumerate(arrays):
         by_shape.setdefault(array.shape, []).append(index)
     for indices in by_shape.values():
-        for start in range(0, len(indices), batch_size):
-            chunk = indices[start : start + batch_size]
+        step = 1 if tile_size and max(arrays[indices[0]].shape[:2]) > tile_size else batch_size
+        for start in range(0, len(indices), step):
+            chunk = indices[start : start + step]
             batch = torch.from_numpy(np.stack([arrays[i] for i in chunk])).permute(0, 3, 1, 2)
-            result = generate(net, batch, norm=norm, seed=seed, precision=precision)
+            result = generate(net, batch, norm=norm, seed=seed, precision=precision, tile_size=tile_size)
             for i, out in zip(chunk, result.permute(0, 2, 3, 1).numpy()):
                 outputs[i] = np.ascontiguousarray(out)
     return outputs  # type: ignore[return-value]
@@ -146,6 +186,8 @@ class Translator:
         seed: dropout seed in paper mode (default: the run's ``inference.seed``).
         precision: fp32, bf16 or fp16 (fp16 on CUDA only).
         scale: train (resize to the training scale and back) or native.
+        tile_size: images whose larger side exceeds this go through overlapping
+            tiles (memory bounded by the tile); 0 never tiles. Default: the run's.
     """
 
     def __init__(
@@ -158,6 +200,7 @@ class Translator:
         seed: int | None = None,
         precision: str = "fp32",
         scale: str | None = None,
+        tile_size: int | None = None,
     ) -> None:
         if direction not in model.generators:
             raise ConfigError(f"--direction: '{direction}' not available for a {model.method} model (valid: {', '.join(model.generators)})")
@@ -165,14 +208,22 @@ class Translator:
         self.model = model
         self.direction = direction
         self.device = select_device(device)
-        self.net = model.generators[direction].to(self.device)
-        self.norm = norm or inference.norm
+        if model.fixed_norm is not None and norm is not None and norm != model.fixed_norm:
+            raise ConfigError(f"--norm {norm}: this exported model runs in '{model.fixed_norm}' mode, fixed at export")
+        self.norm = model.fixed_norm or norm or inference.norm
         self.seed = inference.seed if seed is None else seed
         self.scale = scale or inference.scale
+        self.tile_size = inference.tile_size if tile_size is None else tile_size
         if self.norm not in ("paper", "eval"):
             raise ConfigError(f"inference.norm: '{self.norm}' is not one of paper, eval")
+        # Exported graphs keep their own normalisation: run them as they are. A graph that
+        # normalises per sample cannot take whole-image statistics from tiles, so it is not tiled.
+        self.run_mode = "frozen" if model.fixed_norm else self.norm
+        if model.fixed_norm == "paper" and model.path.suffix.lower() != ".safetensors":
+            self.tile_size = 0
         if self.scale not in ("train", "native"):
             raise ConfigError(f"inference.scale: '{self.scale}' is not one of train, native")
+        self.net = model.generators[direction].to(self.device)
         self.precision = Precision(precision, self.device)
         self.in_channels, self.out_channels = model.channels_for(direction)
 
@@ -200,8 +251,8 @@ class Translator:
         """(H, W, C) uint8 arrays in, (H, W, C_out) uint8 arrays of the same sizes out."""
         arrays = [as_array(a) for a in arrays]
         outputs = generate_arrays(
-            self.net, [self.prepare(a) for a in arrays], norm=self.norm, seed=self.seed,
-            precision=self.precision, batch_size=batch_size,
+            self.net, [self.prepare(a) for a in arrays], norm=self.run_mode, seed=self.seed,
+            precision=self.precision, batch_size=batch_size, tile_size=self.tile_size,
         )
         return [resize(out, *array.shape[:2]) for out, array in zip(outputs, arrays)]
 

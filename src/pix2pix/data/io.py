@@ -7,11 +7,13 @@ EXIF-rotated images are all normalised here, so nothing downstream has to care.
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -42,28 +44,32 @@ class ImageInfo:
     channels: int  # 1 for grey modes, 3 for colour (alpha is composited away)
 
 
-def _open(path: Path) -> Image.Image:
+class ImageTooLarge(ImageError):
+    """The declared size is over the pixel limit (checked before decoding)."""
+
+
+def _open(source: Path | BinaryIO, label: object, max_pixels: int = MAX_PIXELS) -> Image.Image:
     try:
-        if path.is_dir():
-            raise ImageError(path, "is a directory, not an image file")
-        img = Image.open(path)
+        if isinstance(source, Path) and source.is_dir():
+            raise ImageError(label, "is a directory, not an image file")
+        img = Image.open(source)
     except ImageError:
         raise
     except FileNotFoundError:
-        raise ImageError(path, "file not found (or a dangling link)") from None
+        raise ImageError(label, "file not found (or a dangling link)") from None
     except UnidentifiedImageError:
-        raise ImageError(path, "not an image (or an unsupported format)") from None
+        raise ImageError(label, "not an image (or an unsupported format)") from None
     except Image.DecompressionBombError:
-        raise ImageError(path, "declares an absurdly large image size (decompression bomb?)") from None
+        raise ImageTooLarge(label, "declares an absurdly large image size (decompression bomb?)") from None
     except (OSError, ValueError, SyntaxError) as exc:
-        raise ImageError(path, f"cannot open: {_reason(exc)}") from None
+        raise ImageError(label, f"cannot open: {_reason(exc)}") from None
     width, height = img.size
-    if width * height > MAX_PIXELS:
+    if width * height > max_pixels:
         img.close()
-        raise ImageError(path, f"image is {width}x{height}, larger than the {MAX_PIXELS:,} pixel limit")
+        raise ImageTooLarge(label, f"image is {width}x{height}, larger than the {max_pixels:,} pixel limit")
     if width < 1 or height < 1:
         img.close()
-        raise ImageError(path, "image has zero size")
+        raise ImageError(label, "image has zero size")
     return img
 
 
@@ -77,7 +83,7 @@ def probe_image(path: str | Path) -> ImageInfo:
     path = Path(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        img = _open(path)
+        img = _open(path, path)
     with img:
         width, height = img.size
         orientation = 1
@@ -100,9 +106,18 @@ def read_image(path: str | Path, channels: int | None = None) -> np.ndarray:
         ImageError: unreadable, truncated, not an image, or absurdly large.
     """
     path = Path(path)
+    return _decode(path, path, channels, MAX_PIXELS)
+
+
+def decode_image(data: bytes, label: str = "<upload>", channels: int | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """``read_image`` for bytes in memory (uploads); ``ImageTooLarge`` above ``max_pixels``."""
+    return _decode(io.BytesIO(data), label, channels, max_pixels)
+
+
+def _decode(source: Path | BinaryIO, label: object, channels: int | None, max_pixels: int) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        img = _open(path)
+        img = _open(source, label, max_pixels)
         with img:
             try:
                 img.load()
@@ -111,7 +126,7 @@ def read_image(path: str | Path, channels: int | None = None) -> np.ndarray:
             except ImageError:
                 raise
             except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
-                raise ImageError(path, f"cannot decode: {_reason(exc)}") from None
+                raise ImageError(label, f"cannot decode: {_reason(exc)}") from None
     if channels is None:
         channels = 1 if array.shape[2] == 1 else 3
     return convert_channels(array, channels)

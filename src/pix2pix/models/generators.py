@@ -91,10 +91,10 @@ class ResnetBlock(nn.Module):
         if dropout > 0:
             layers.append(Dropout(dropout))
         layers += [nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3, bias=bias), make_norm(channels)]
-        self.block = nn.Sequential(*layers)
+        self.conv_block = nn.Sequential(*layers)  # the research code's name: its checkpoints load as they are
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.block(x)
+        return x + self.conv_block(x)
 
 
 class ResnetGenerator(nn.Module):

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 from .. import __version__
 from ..config import RESUMABLE_KEYS, Config, changed_keys, to_toml
 from ..data.datasets import EpochBatchSampler, PairDataset, collate_pairs
+from ..data.palette import input_palette
 from ..data.io import atomic_write
 from ..data.sources import PairSource, available_splits, holdout_indices, holdout_split, open_pairs, summarize_problems
 from ..data.unpaired import SubsetImages, UnpairedDataset, open_unpaired, side_warning
@@ -49,6 +50,7 @@ class TrainingData:
     dataset: Dataset
     validator: Validator
     channels: tuple[int, int]  # model (input, output) = (A, B) after direction
+    input_palette: list[list[int]] | None = None  # class colours when the inputs are label maps
 
 
 def seed_everything(seed: int) -> None:
@@ -87,7 +89,8 @@ def paired_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths) ->
     a, b = train_source.channels
     channels = (a, b) if cfg.data.direction == "AtoB" else (b, a)
     dataset = PairDataset(train_source, PairTransform.from_config(cfg.data), cfg.data.direction, cfg.train.seed)
-    return TrainingData(dataset, PairValidator(cfg, val_source, paths), channels)
+    palette = input_palette(train_source, cfg.data.direction)
+    return TrainingData(dataset, PairValidator(cfg, val_source, paths), channels, palette)
 
 
 def unpaired_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths) -> TrainingData:
@@ -193,7 +196,7 @@ class Trainer:
     def _state(self, full: bool) -> dict[str, Any]:
         state = ckpt.base_state(self.cfg, self.method.name, self.data.channels, self.method.networks())
         state.update(step=self.step, epoch=self.epoch, batch_in_epoch=self.batch_in_epoch, best_val_l1=self.best_val,
-                     val_l1=self.last_val, data=self.data_arg,
+                     val_l1=self.last_val, data=self.data_arg, input_palette=self.data.input_palette,
                      train_seconds=self.train_seconds + time.monotonic() - self._clock)
         if full:
             optimizers = self.method.optimizers()
@@ -401,10 +404,11 @@ def _prepare_run_dir(run: Path) -> None:
     run.mkdir(parents=True, exist_ok=True)
 
 
-def _write_run_files(cfg: Config, run: Path, data: str, channels: tuple[int, int]) -> None:
+def _write_run_files(cfg: Config, run: Path, data: str, training: TrainingData) -> None:
     paths = ckpt.RunPaths(run)
     atomic_write(paths.config, lambda fh: fh.write(to_toml(cfg)), mode="w")
-    meta = {"version": __version__, "data": data, "method": cfg.model.method, "channels": list(channels)}
+    meta = {"version": __version__, "data": data, "method": cfg.model.method, "channels": list(training.channels),
+            "input_palette": training.input_palette}
     atomic_write(run / "run.json", lambda fh: fh.write(json.dumps(meta, indent=2) + "\n"), mode="w")
 
 
@@ -428,7 +432,7 @@ def train(
     _prepare_run_dir(run)
     data_arg = str(data) if str(data).startswith("demo:") else str(Path(data).resolve())
     trainer = Trainer(config, data_arg, run, init_from=init_from, progress=progress)
-    _write_run_files(config, run, data_arg, trainer.data.channels)
+    _write_run_files(config, run, data_arg, trainer.data)
     return trainer.run()
 
 

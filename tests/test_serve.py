@@ -1,0 +1,168 @@
+"""The REST server and its drawing page (the page driven in headless Chromium)."""
+
+import io
+import socket
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import REPO, require_or_skip
+
+fastapi = pytest.importorskip("fastapi") if not __import__("os").environ.get("CI") else __import__("fastapi")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from pix2pix import Translator  # noqa: E402
+from pix2pix.serve.app import ServeOptions, create_app  # noqa: E402
+
+from browser import browser_page  # noqa: E402
+
+
+def png(h: int, w: int, seed: int = 0) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(seed).integers(0, 255, (h, w, 3), dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def flat_png(h: int, w: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (w, h)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def client(trained_run: Path):
+    with TestClient(create_app(trained_run, ServeOptions(max_upload_mb=1, max_pixels=500_000))) as c:
+        yield c
+
+
+def test_health_info_and_docs(client):
+    assert client.get("/health").json()["status"] == "ok"
+    info = client.get("/info").json()
+    assert info["method"] == "pix2pix" and info["directions"] == ["AtoB"] and info["input_channels"] == 3
+    assert client.get("/openapi.json").json()["paths"]["/translate"]["post"]
+    page = client.get("/")
+    assert page.status_code == 200 and "<canvas" in page.text
+    assert "http://" not in page.text and "https://" not in page.text  # no CDN: works offline
+
+
+def test_translate_multipart_and_raw_body(client, trained_run: Path):
+    data = png(120, 90)
+    r = client.post("/translate", files={"file": ("x.png", data, "image/png")})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    out = Image.open(io.BytesIO(r.content))
+    assert out.size == (90, 120)
+    expected = Translator.from_checkpoint(trained_run)(Image.open(io.BytesIO(data)))
+    assert np.abs(np.asarray(out, np.int16) - np.asarray(expected, np.int16)).max() <= 1
+    raw = client.post("/translate", content=data, headers={"Content-Type": "image/png"})
+    assert raw.status_code == 200 and raw.content == r.content
+
+
+@pytest.mark.parametrize(
+    "body, status, message",
+    [
+        (b"x" * (2 * 2**20), 413, "over the 1 MB limit"),
+        (b"just some text", 415, "not an image"),
+        (png(40, 40)[:200], 400, "cannot"),
+        (flat_png(800, 800), 413, "pixel limit"),
+        (b"", 400, "empty request"),
+    ],
+)
+def test_bad_requests_get_json_errors(client, body, status, message):
+    for kwargs in ({"content": body}, {"files": {"file": ("f.bin", body, "application/octet-stream")}}):
+        r = client.post("/translate", **kwargs)
+        assert r.status_code == status, (r.status_code, r.text)
+        assert message in r.json()["error"] and "Traceback" not in r.text
+
+
+def test_other_bad_requests(client):
+    r = client.post("/translate?direction=BtoA", content=png(16, 16))
+    assert r.status_code == 400 and "not available" in r.json()["error"]
+    r = client.post("/translate", files={"other": ("x.png", png(16, 16), "image/png")})
+    assert r.status_code == 400 and "'file'" in r.json()["error"]
+    assert client.get("/nope").status_code == 404 and "error" in client.get("/nope").json()
+
+
+def test_no_wildcard_cors_by_default(client, trained_run: Path):
+    r = client.get("/health", headers={"Origin": "http://evil.example"})
+    assert "access-control-allow-origin" not in r.headers
+    with TestClient(create_app(trained_run, ServeOptions(cors_origins=["http://app.example"]))) as c:
+        ok = c.get("/health", headers={"Origin": "http://app.example"})
+        assert ok.headers["access-control-allow-origin"] == "http://app.example"
+        assert "access-control-allow-origin" not in c.get("/health", headers={"Origin": "http://evil.example"}).headers
+
+
+def test_micro_batching_serves_concurrent_requests(trained_run: Path):
+    import concurrent.futures
+
+    with TestClient(create_app(trained_run, ServeOptions(batch_window_ms=30))) as c:
+        bodies = [png(64, 64, seed) for seed in range(6)]
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            results = list(pool.map(lambda b: c.post("/translate", content=b), bodies))
+        assert all(r.status_code == 200 for r in results)
+        assert c.app.state.batcher.batches < 6  # some requests shared a forward pass
+        single = [c.post("/translate", content=b).content for b in bodies[:2]]
+        assert single == [results[0].content, results[1].content]  # batching never changes an output
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def live_server(trained_run: Path):
+    import uvicorn
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(trained_run), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_drawing_page_in_chromium(live_server: str, trained_run: Path):
+    artifacts = REPO / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    with browser_page() as page:
+        page.goto(live_server)
+        page.wait_for_function("document.body.dataset.ready === '1'", timeout=15000)
+        box = page.locator("#canvas").bounding_box()
+        background = page.evaluate("document.body.dataset.background")
+        page.locator(f".swatch:not([data-colour='{background}'])").first.click()
+        page.fill("#size", "20")
+        for (x0, y0), (x1, y1) in [((0.2, 0.2), (0.8, 0.3)), ((0.5, 0.1), (0.5, 0.9)), ((0.1, 0.8), (0.9, 0.6))]:
+            page.mouse.move(box["x"] + x0 * box["width"], box["y"] + y0 * box["height"])
+            page.mouse.down()
+            page.mouse.move(box["x"] + x1 * box["width"], box["y"] + y1 * box["height"], steps=8)
+            page.mouse.up()
+        drawn = page.evaluate("document.getElementById('canvas').toDataURL('image/png')")
+        page.click("#translate")
+        page.wait_for_function("document.body.dataset.translated === '1'", timeout=30000)
+        shown = page.evaluate("""() => {
+            const img = document.getElementById('output');
+            const c = document.createElement('canvas');
+            c.width = img.naturalWidth; c.height = img.naturalHeight;
+            const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+            return [c.width, c.height, Array.from(g.getImageData(0, 0, c.width, c.height).data)];
+        }""")
+        assert page.locator("#download").get_attribute("href")
+        page.screenshot(path=str(artifacts / "serve_page.png"), full_page=True)
+    import base64
+
+    drawing = Image.open(io.BytesIO(base64.b64decode(drawn.split(",", 1)[1])))
+    width, height, rgba = shown
+    output = np.array(rgba, dtype=np.int16).reshape(height, width, 4)[:, :, :3]
+    expected = np.asarray(Translator.from_checkpoint(trained_run)(drawing), np.int16)
+    assert output.shape == expected.shape
+    assert np.abs(output - expected).max() <= 1  # within 1/255
+    assert np.asarray(drawing.convert("L")).std() > 5  # the strokes really are in the drawing
