@@ -40,6 +40,8 @@ def cmd_check_data(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from .training.trainer import resume, train
 
+    if args.nproc and "RANK" not in os.environ:
+        return launch_torchrun(args.nproc, args.argv)
     if args.resume:
         if args.config or args.preset or args.init_from:
             raise _usage("--resume continues a run with its saved config; --config, --preset and --init-from apply to new runs")
@@ -51,12 +53,33 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise _usage("train needs DATA and --out RUN (or --resume RUN)")
         cfg = load_config(args.config, args.set, args.preset)
         result = train(cfg, args.data, args.out, init_from=args.init_from, progress=not args.no_progress)
+    if not result.is_main:
+        return 130 if result.status == "interrupted" else 0
     best = f", best val L1 {result.best_val_l1:.4f}" if result.best_val_l1 is not None else ""
     if result.status == "interrupted":
         _print(f"interrupted at step {result.step}; checkpoint saved. Resume with: pix2pix train --resume {shown(result.run)}")
         return 130
     _print(f"done: step {result.step}{best}; run folder {shown(result.run)} (report: {shown(result.run / 'report.html')})")
     return 0
+
+
+def launch_torchrun(nproc: int, argv: list[str]) -> int:
+    """``pix2pix train --nproc N ...`` = ``torchrun --standalone --nproc_per_node=N -m pix2pix train ...``."""
+    import subprocess
+
+    rest, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+            continue
+        if item == "--nproc":
+            skip = True
+            continue
+        if item.startswith("--nproc="):
+            continue
+        rest.append(item)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", "-m", "pix2pix", *rest]
+    return subprocess.call(command)
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -210,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUN", help="continue RUN exactly where it stopped")
     p.add_argument("--init-from", metavar="RUN_OR_CKPT", help="start a new run from these network weights (fine-tuning)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--nproc", type=_positive_int, help="train with N processes (DDP through torchrun, on one machine)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("test", help="translate a dataset split, write metrics.json and an HTML page")
@@ -328,7 +352,9 @@ def _port(text: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     try:
         return args.func(args)
     except Pix2PixError as exc:

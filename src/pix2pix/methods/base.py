@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 import torch
 from torch import nn
@@ -34,6 +34,8 @@ class Method(Protocol):
     def train_step(self, batch: dict[str, torch.Tensor], runtime: StepRuntime) -> dict[str, torch.Tensor]: ...
 
     def generator(self, direction: str = "AtoB") -> nn.Module: ...
+
+    def wrap_networks(self, wrap: Callable[[nn.Module], nn.Module]) -> None: ...
 
     def extra_state(self) -> dict[str, Any]: ...
 

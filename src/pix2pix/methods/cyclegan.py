@@ -11,7 +11,7 @@ discriminators.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -20,7 +20,7 @@ from torch import nn
 from ..config import Config
 from ..data.tensors import to_model_range
 from ..errors import ConfigError
-from ..models import init_weights, run_padded, size_multiple
+from ..models import init_weights, run_padded, size_multiple, unwrap
 from ..models.losses import d_loss, d_probability_view, g_loss, gradient_penalty
 from .base import StepRuntime, build_adam, discriminator_from_config, fingerprints, generator_from_config
 from .image_pool import ImagePool
@@ -33,8 +33,8 @@ def _discriminator_loss(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, ga
         pred_real, pred_fake = D(real), D(fake.detach())
     loss = 0.5 * (d_loss(gan_mode, pred_real, real=True) + d_loss(gan_mode, pred_fake, real=False))
     if gan_mode == "wgangp":
-        with runtime.autocast():
-            loss = loss + lambda_gp * gradient_penalty(D, real, fake)
+        with runtime.autocast():  # double backward: through the plain D (DDP does not support it)
+            loss = loss + lambda_gp * gradient_penalty(unwrap(D), real, fake)
     return loss, pred_real.detach(), pred_fake.detach()
 
 
@@ -68,7 +68,7 @@ def cyclegan_step(
         rec_a = gen(G_B, fake_b)  # A -> B -> A
         fake_a = gen(G_B, real_b)  # B -> A
         rec_b = gen(G_A, fake_a)  # B -> A -> B
-        scores_fake_b, scores_fake_a = D_A(fake_b), D_B(fake_a)
+        scores_fake_b, scores_fake_a = unwrap(D_A)(fake_b), unwrap(D_B)(fake_a)  # plain D: no gradient, no DDP sync
     loss_g_a = g_loss(gan_mode, scores_fake_b)
     loss_g_b = g_loss(gan_mode, scores_fake_a)
     loss_cycle_a = F.l1_loss(rec_a.float(), real_a.float()) * lambda_a
@@ -147,6 +147,10 @@ class CycleGAN:
 
     def generator(self, direction: str = "AtoB") -> nn.Module:
         return self.nets["G_A"] if direction == "AtoB" else self.nets["G_B"]
+
+    def wrap_networks(self, wrap: Callable[[nn.Module], nn.Module]) -> None:
+        """Replace each network by ``wrap(network)`` (DDP, torch.compile); optimizers keep their parameters."""
+        self.nets = {name: wrap(net) for name, net in self.nets.items()}
 
     def train_step(self, batch: dict[str, torch.Tensor], runtime: StepRuntime) -> dict[str, torch.Tensor]:
         real_a = to_model_range(batch["A"].to(self.device, non_blocking=True))

@@ -7,7 +7,7 @@ paper: "we divide the objective by 2 while optimizing D").
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -15,7 +15,7 @@ from torch import nn
 
 from ..config import Config
 from ..data.tensors import to_model_range
-from ..models import init_weights, run_padded, size_multiple
+from ..models import init_weights, run_padded, size_multiple, unwrap
 from ..models.losses import d_loss, d_probability_view, g_loss, gradient_penalty
 from .base import StepRuntime, build_adam, discriminator_from_config, fingerprints, generator_from_config
 
@@ -51,8 +51,8 @@ def pix2pix_step(
     loss_d = 0.5 * (loss_d_fake + loss_d_real)
     losses: dict[str, torch.Tensor] = {}
     if gan_mode == "wgangp":
-        with runtime.autocast():
-            penalty = gradient_penalty(D, real_b, fake_b, condition=real_a)
+        with runtime.autocast():  # double backward: through the plain D (DDP does not support it)
+            penalty = gradient_penalty(unwrap(D), real_b, fake_b, condition=real_a)
         loss_d = loss_d + lambda_gp * penalty
         losses["loss_D_gp"] = penalty.detach()
     runtime.step(loss_d, opt_D)
@@ -60,8 +60,8 @@ def pix2pix_step(
     # (2) update G: fool D and stay close to the target (L1)
     D.requires_grad_(False)
     opt_G.zero_grad(set_to_none=True)
-    with runtime.autocast():
-        pred_fake_for_g = D(torch.cat([real_a, fake_b], dim=1))
+    with runtime.autocast():  # plain D: its parameters get no gradient here, so no DDP sync
+        pred_fake_for_g = unwrap(D)(torch.cat([real_a, fake_b], dim=1))
     loss_g_gan = g_loss(gan_mode, pred_fake_for_g)
     loss_g_l1 = F.l1_loss(fake_b.float(), real_b.float()) * lambda_l1
     loss_g = loss_g_gan + loss_g_l1
@@ -110,6 +110,10 @@ class Pix2Pix:
 
     def generator(self, direction: str = "AtoB") -> nn.Module:
         return self.G
+
+    def wrap_networks(self, wrap: Callable[[nn.Module], nn.Module]) -> None:
+        """Replace each network by ``wrap(network)`` (DDP, torch.compile); optimizers keep their parameters."""
+        self.G, self.D = wrap(self.G), wrap(self.D)
 
     def train_step(self, batch: dict[str, torch.Tensor], runtime: StepRuntime) -> dict[str, torch.Tensor]:
         real_a = to_model_range(batch["input"].to(self.device, non_blocking=True))

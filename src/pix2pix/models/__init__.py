@@ -22,6 +22,12 @@ def count_parameters(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
 
 
+def unwrap(net: nn.Module) -> nn.Module:
+    """The network inside DDP / torch.compile wrappers (calls through it skip their hooks)."""
+    net = getattr(net, "module", net)
+    return getattr(net, "_orig_mod", net)
+
+
 __all__ = [
     "PatchDiscriminator",
     "PixelDiscriminator",
@@ -40,4 +46,5 @@ __all__ = [
     "run_padded",
     "size_multiple",
     "unet_depth",
+    "unwrap",
 ]

@@ -35,5 +35,9 @@ def run_padded(net: nn.Module, x: torch.Tensor, multiple: int) -> torch.Tensor:
 
 
 def size_multiple(net: nn.Module) -> int:
-    """The size multiple a generator needs (1 when it declares none)."""
-    return int(getattr(net, "size_multiple", 1))
+    """The size multiple a generator needs (1 when it declares none), through DDP / compile wrappers."""
+    for candidate in (net, getattr(net, "module", None), getattr(net, "_orig_mod", None)):
+        if candidate is not None and hasattr(candidate, "size_multiple"):
+            return int(candidate.size_multiple)
+    inner = getattr(net, "module", None)
+    return size_multiple(inner) if isinstance(inner, nn.Module) else 1

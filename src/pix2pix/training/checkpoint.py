@@ -24,7 +24,7 @@ import torch
 
 from .. import __version__
 from ..config import Config
-from ..data.io import atomic_write
+from ..data.io import _fsync_dir, atomic_write
 from ..errors import CheckpointError, shown
 
 FORMAT = 1
@@ -97,13 +97,33 @@ def _sidecar(path: Path) -> Path:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> Path:
-    """Write ``state`` atomically, with its checksum beside it."""
+    """Write ``state`` atomically, with its checksum beside it.
+
+    Both files are written in full (and fsynced) under temporary names before
+    either is renamed into place, so running out of disk or being killed while
+    writing leaves the previous checkpoint as it was.
+    """
     buffer = io.BytesIO()
     torch.save(state, buffer)
     payload = buffer.getbuffer()
     digest = hashlib.sha256(payload).hexdigest()
-    atomic_write(path, lambda fh: fh.write(payload))
-    atomic_write(_sidecar(path), lambda fh: fh.write(f"{digest}  {path.name}\n"), mode="w")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for target, data in ((path, bytes(payload)), (_sidecar(path), f"{digest}  {path.name}\n".encode())):
+            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            staged.append((tmp, target))
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, target in staged:
+        os.replace(tmp, target)
+    _fsync_dir(path.parent)
     return path
 
 
@@ -148,6 +168,14 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     if state.get("format", 0) > FORMAT:
         raise CheckpointError(f"{shown(path)}: written by a newer pix2pix ({state.get('version')}); upgrade to load it")
     return state
+
+
+def remove_stale_temps(folder: Path) -> None:
+    """Temp files left by a write that was killed (never a checkpoint: they were not renamed)."""
+    if folder.is_dir():
+        for path in folder.iterdir():
+            if path.name.startswith(".") and (path.name.endswith(".tmp") or path.name.endswith(".link")):
+                path.unlink(missing_ok=True)
 
 
 def periodic_checkpoints(folder: Path) -> list[Path]:

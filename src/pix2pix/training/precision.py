@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -26,7 +26,14 @@ def select_device(name: str) -> torch.device:
 class Precision:
     """Autocast for forward passes and backward+step with a GradScaler for fp16."""
 
-    def __init__(self, kind: str, device: torch.device, channels_last: bool = False) -> None:
+    def __init__(
+        self,
+        kind: str,
+        device: torch.device,
+        channels_last: bool = False,
+        skip_nonfinite: bool = False,
+        any_rank: Callable[[bool], bool] | None = None,
+    ) -> None:
         if kind not in ("fp32", "bf16", "fp16"):
             raise ConfigError(f"train.precision: '{kind}' is not one of fp32, bf16, fp16")
         if kind == "fp16" and device.type != "cuda":
@@ -34,6 +41,9 @@ class Precision:
         self.kind, self.device, self.channels_last = kind, device, channels_last
         self.dtype = _DTYPES.get(kind)
         self._scalers: dict[int, torch.amp.GradScaler] = {}
+        self.skip_nonfinite = skip_nonfinite  # train.on_nan=skip: no update from a NaN/Inf loss
+        self.any_rank = any_rank or (lambda flag: flag)  # under DDP every rank must skip together
+        self.skipped = 0
         self.measure_grads = False  # set by the trainer on steps it logs
         self.grad_norms: dict[int, float] = {}  # id(optimizer) -> gradient norm of its parameters
 
@@ -43,6 +53,10 @@ class Precision:
         return torch.autocast(device_type=self.device.type, dtype=self.dtype)
 
     def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        if self.skip_nonfinite and self.any_rank(not bool(torch.isfinite(loss.detach()).all())):
+            optimizer.zero_grad(set_to_none=True)
+            self.skipped += 1
+            return
         if self.kind != "fp16":
             loss.backward()
             self._measure(optimizer)

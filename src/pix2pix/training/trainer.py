@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from .. import __version__
@@ -28,9 +29,12 @@ from ..data.unpaired import SubsetImages, UnpairedDataset, open_unpaired, side_w
 from ..data.transforms import PairTransform
 from ..errors import CheckpointError, ConfigError, DataError, TrainingDiverged, shown
 from ..methods import Method, build_method
+from ..methods.base import generator_from_config
+from ..models import unwrap
 from . import checkpoint as ckpt
 from .logger import RunLogger, progress_bar, truncate_log
 from .monitor import CYCLEGAN_SIGNALS, PIX2PIX_SIGNALS, HealthMonitor
+from . import distributed
 from .precision import Precision, select_device
 from .schedule import lr_factor
 from .validation import CycleValidator, PairValidator, Validator
@@ -43,6 +47,7 @@ class TrainResult:
     status: str  # finished | interrupted
     best_val_l1: float | None
     last_val_l1: float | None
+    is_main: bool = True  # False on ranks > 0 of a distributed run (they report nothing)
 
 
 @dataclass
@@ -159,12 +164,17 @@ class Trainer:
         init_from: str | Path | None = None,
         progress: bool = True,
     ) -> None:
-        self.cfg, self.data_arg, self.paths, self.progress = cfg, str(data), ckpt.RunPaths(Path(run)), progress
+        self.cfg, self.data_arg, self.paths = cfg, str(data), ckpt.RunPaths(Path(run))
+        self.dist = distributed.from_environment()
+        self.progress = progress and self.dist.is_main
         seed_everything(cfg.train.seed)
-        self.device = select_device(cfg.train.device)
+        device = select_device(cfg.train.device)
+        distributed.check_norm(cfg.model.norm, device)
+        self.device = distributed.setup(self.dist, device)
         self.data = open_training_data(cfg, data, self.paths)
         self.method: Method = build_method(cfg, self.data.channels, self.device)
-        self.precision = Precision(cfg.train.precision, self.device, cfg.train.channels_last)
+        self.precision = Precision(cfg.train.precision, self.device, cfg.train.channels_last,
+                                   skip_nonfinite=cfg.train.on_nan == "skip", any_rank=lambda flag: distributed.any_rank(self.dist, flag)[0])
         if cfg.train.channels_last:
             for net in self.method.networks().values():
                 net.to(memory_format=torch.channels_last)
@@ -178,10 +188,17 @@ class Trainer:
             self._restore(state)
         elif init_from is not None:
             self._init_from(Path(init_from))
+        if self.dist.enabled:
+            sync = cfg.model.norm == "sync_batch"
+            self.method.wrap_networks(lambda net: distributed.wrap(net, self.dist, self.device, sync))
+            if self.dist.rank > 0:  # per-rank randomness (dropout, pools) after identical initial weights
+                torch.manual_seed(cfg.train.seed * 1_000_003 + self.dist.rank + self.step)
         self.sampler = EpochBatchSampler(
-            len(self.dataset), cfg.train.batch_size, cfg.train.seed, start_epoch=self.epoch, start_batch=self.batch_in_epoch
+            len(self.dataset), cfg.train.batch_size, cfg.train.seed, start_epoch=self.epoch, start_batch=self.batch_in_epoch,
+            rank=self.dist.rank, world_size=self.dist.world_size,
         )
-        self.logger = RunLogger(self.paths.log, self.paths.root / "tensorboard" if cfg.train.tensorboard else None)
+        tensorboard = self.paths.root / "tensorboard" if cfg.train.tensorboard else None
+        self.logger = RunLogger(self.paths.log, tensorboard, enabled=self.dist.is_main)
         signals = CYCLEGAN_SIGNALS if cfg.model.method == "cyclegan" else PIX2PIX_SIGNALS
         self.monitor = HealthMonitor(cfg.loss.gan_mode, signals)
         self.last_warning: str | None = None
@@ -206,6 +223,7 @@ class Trainer:
                 extra=self.method.extra_state(),
                 rng=ckpt.rng_state(),
                 batch_size=self.cfg.train.batch_size,
+                world_size=self.dist.world_size,
             )
         return state
 
@@ -218,6 +236,9 @@ class Trainer:
         self.precision.load_state_dict(state.get("scalers", {}), optimizers)
         self.method.load_extra_state(state.get("extra", {}))
         self.step, self.epoch, self.batch_in_epoch = int(state["step"]), int(state["epoch"]), int(state["batch_in_epoch"])
+        saved_world = int(state.get("world_size", 1))
+        if saved_world != self.dist.world_size:  # N processes -> M: keep the share of the epoch already seen
+            self.batch_in_epoch = self.batch_in_epoch * saved_world // self.dist.world_size
         self.best_val, self.last_val = state.get("best_val_l1"), state.get("val_l1")
         self.train_seconds = float(state.get("train_seconds", 0.0))
         ckpt.set_rng_state(state["rng"])
@@ -235,18 +256,39 @@ class Trainer:
 
     # ------------------------------------------------------------------ saving
     def save(self, periodic: bool) -> Path:
+        """Write latest (and a periodic copy); rank 0 only, the others return at once."""
         folder = self.paths.checkpoints
+        if not self.dist.is_main:
+            return folder / ckpt.LATEST
         latest = folder / ckpt.LATEST
-        if periodic:
-            path = ckpt.save_checkpoint(self.paths.periodic(self.step), self._state(full=True))
-            ckpt.link_checkpoint(path, latest)
-            ckpt.prune_periodic(folder, max(1, self.cfg.train.keep_checkpoints))
-        else:
-            ckpt.save_checkpoint(latest, self._state(full=True))
+        target = self.paths.periodic(self.step) if periodic else latest
+        try:
+            ckpt.save_checkpoint(target, self._state(full=True))
+            if periodic:
+                ckpt.link_checkpoint(target, latest)
+                ckpt.prune_periodic(folder, max(1, self.cfg.train.keep_checkpoints))
+        except OSError as exc:
+            kept = f"the previous checkpoint {shown(latest)} is intact" if latest.exists() else "no earlier checkpoint exists"
+            raise CheckpointError(
+                f"could not write the checkpoint at step {self.step} ({exc.strerror or exc}); {kept}; "
+                "free some space and resume"
+            ) from None
         return latest
 
+    def _plain_generator(self, direction: str) -> nn.Module:
+        """The generator to validate with: unwrapped; with synchronised batch norm, a plain copy."""
+        net = unwrap(self.method.generator(direction))
+        if self.cfg.model.norm != "sync_batch" or not self.dist.enabled:
+            return net
+        channels = self.data.channels if direction == "AtoB" else self.data.channels[::-1]
+        copy = generator_from_config(self.cfg, *channels).to(self.device)
+        copy.load_state_dict(net.state_dict())
+        return copy
+
     def _validate(self, samples: bool) -> None:
-        val, image = self.data.validator.run(self.method, self.step, write_samples=samples)
+        if not self.dist.is_main:
+            return
+        val, image = self.data.validator.run(self._plain_generator, self.step, write_samples=samples)
         if image is not None:
             self.logger.image("samples", self.step, image)
         if val is None:
@@ -276,7 +318,7 @@ class Trainer:
         if self.step >= total:
             print(f"run is already at step {self.step} (stopping point {total}); "
                   "raise train.max_steps to train further", file=sys.stderr)
-            return TrainResult(self.paths.root, self.step, "finished", self.best_val, self.last_val)
+            return TrainResult(self.paths.root, self.step, "finished", self.best_val, self.last_val, self.dist.is_main)
         workers = self.cfg.data.num_workers
         loader = DataLoader(
             self.dataset, batch_sampler=self.sampler, num_workers=workers, collate_fn=collate_pairs,
@@ -301,7 +343,10 @@ class Trainer:
                 self.precision.measure_grads = log_now
                 losses = self.method.train_step(next(batches), self.precision)
                 scalars = {k: float(v) for k, v in losses.items() if v.numel() == 1}
-                self._check_finite(scalars)
+                bad = [name for name, value in scalars.items() if not math.isfinite(value)]
+                stop_now, bad_anywhere = distributed.any_rank(self.dist, stop.signal is not None, bool(bad))
+                if bad_anywhere:
+                    self._on_nan(bad, scalars)
                 self.step += 1
                 self.batch_in_epoch += 1
                 if self.batch_in_epoch == self.sampler.batches_per_epoch:
@@ -328,10 +373,10 @@ class Trainer:
                     self._refresh_report()
                 periodic = bool(cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0)
                 timed = cfg.checkpoint_minutes and time.monotonic() - last_checkpoint >= cfg.checkpoint_minutes * 60
-                if periodic or timed or stop.signal is not None:
+                if periodic or timed or stop_now:
                     self.save(periodic=periodic)
                     last_checkpoint, saved_step = time.monotonic(), self.step
-                if stop.signal is not None:
+                if stop_now:
                     status = "interrupted"
                     break
         bar.close()
@@ -342,7 +387,8 @@ class Trainer:
                 self.save(periodic=True)
         self._refresh_report()
         self.logger.close()
-        return TrainResult(self.paths.root, self.step, status, self.best_val, self.last_val)
+        distributed.barrier(self.dist)  # the others wait for rank 0's last checkpoint
+        return TrainResult(self.paths.root, self.step, status, self.best_val, self.last_val, self.dist.is_main)
 
     def _diagnostics(self) -> dict[str, float]:
         """Gradient norms of this step and the output/target spread of the monitor's window."""
@@ -353,24 +399,26 @@ class Trainer:
             values["output_spread"], values["target_spread"] = spread
         return values
 
-    def _check_finite(self, losses: dict[str, float]) -> None:
-        bad = [name for name, value in losses.items() if not math.isfinite(value)]
-        if not bad:
-            return
+    def _on_nan(self, bad: list[str], losses: dict[str, float]) -> None:
+        """A loss was NaN/Inf on some rank: skip (the optimizer steps were skipped) or stop, keeping the last checkpoint."""
+        what = f"{bad[0]} became {losses[bad[0]]}" if bad else "a loss on another rank became NaN/Inf"
         self.logger.log("nan", self.step + 1, losses=bad)
         if self.cfg.train.on_nan == "skip":
-            print(f"warning: {', '.join(bad)} not finite at step {self.step + 1}; step skipped", file=sys.stderr)
+            if self.dist.is_main:
+                print(f"warning: {what} at step {self.step + 1}; its updates were skipped", file=sys.stderr)
             return
         kept = self.paths.checkpoints / ckpt.LATEST
         where = f"the last good checkpoint is {shown(kept)}" if kept.exists() else "no checkpoint was written"
         raise TrainingDiverged(
-            f"{bad[0]} became {losses[bad[0]]} at step {self.step + 1}; training stopped and {where} "
+            f"{what} at step {self.step + 1}; training stopped and {where} "
             "(try a lower learning rate, or train.precision=fp32)"
         )
 
     def _refresh_report(self) -> None:
         from ..evaluation.report import write_run_report
 
+        if not self.dist.is_main:
+            return
         try:
             write_run_report(self.paths.root)
         except Exception as exc:  # noqa: BLE001 - a report must never kill training
@@ -429,10 +477,13 @@ def train(
         init_from: run folder or checkpoint whose network weights start this run (fine-tuning).
     """
     run = Path(out)
-    _prepare_run_dir(run)
+    main = distributed.from_environment().is_main
+    if main:  # other ranks of a distributed run write nothing
+        _prepare_run_dir(run)
     data_arg = str(data) if str(data).startswith("demo:") else str(Path(data).resolve())
     trainer = Trainer(config, data_arg, run, init_from=init_from, progress=progress)
-    _write_run_files(config, run, data_arg, trainer.data)
+    if main:
+        _write_run_files(config, run, data_arg, trainer.data)
     return trainer.run()
 
 
@@ -468,7 +519,11 @@ def resume(
     data_arg = str(data) if data is not None else state.get("data")
     if not data_arg:
         raise CheckpointError(f"{shown(path)}: does not say which data it was trained on; pass DATA")
-    truncate_log(ckpt.RunPaths(run).log, int(state["step"]))
+    main = distributed.from_environment().is_main
+    if main:
+        truncate_log(ckpt.RunPaths(run).log, int(state["step"]))
+        ckpt.remove_stale_temps(ckpt.RunPaths(run).checkpoints)
     trainer = Trainer(cfg, data_arg, run, state=state, progress=progress)
-    atomic_write(ckpt.RunPaths(run).config, lambda fh: fh.write(to_toml(cfg)), mode="w")
+    if main:
+        atomic_write(ckpt.RunPaths(run).config, lambda fh: fh.write(to_toml(cfg)), mode="w")
     return trainer.run()

@@ -9,9 +9,10 @@ inference mode, and keep the best checkpoint by that score.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
+from torch import nn
 
 from ..config import Config
 from ..data.io import write_image
@@ -21,12 +22,14 @@ from ..data.unpaired import ImageSource
 from ..evaluation.images import grid
 from ..evaluation.metrics import l1
 from ..inference import generate_arrays
-from ..methods import Method
 from .checkpoint import RunPaths
 
 
+GeneratorFor = Callable[[str], nn.Module]  # direction -> a plain generator to run
+
+
 class Validator(Protocol):
-    def run(self, method: Method, step: int, write_samples: bool) -> tuple[float | None, np.ndarray | None]:
+    def run(self, generator_for: GeneratorFor, step: int, write_samples: bool) -> tuple[float | None, np.ndarray | None]:
         """(validation score, lower is better, or None without validation data; the sample grid written, if any)."""
 
 
@@ -42,11 +45,11 @@ class PairValidator:
             a, b = eval_transform(*source.load(index), cfg.data)
             self.pairs.append((b, a) if cfg.data.direction == "BtoA" else (a, b))
 
-    def run(self, method: Method, step: int, write_samples: bool) -> tuple[float | None, np.ndarray | None]:
+    def run(self, generator_for: GeneratorFor, step: int, write_samples: bool) -> tuple[float | None, np.ndarray | None]:
         if not self.pairs:
             return None, None
         inference = self.cfg.inference
-        net = method.generator("AtoB")
+        net = generator_for("AtoB")
         outputs = generate_arrays(net, [inp for inp, _ in self.pairs], norm=inference.norm, seed=inference.seed)
         value = float(np.mean([l1(out, target) for out, (_, target) in zip(outputs, self.pairs)]))
         if not write_samples:
@@ -70,19 +73,19 @@ class CycleValidator:
         self.a = [_prepare(a.load(i), cfg) for i in range(min(count, len(a)))] if a is not None else []
         self.b = [_prepare(b.load(i), cfg) for i in range(min(count, len(b)))] if b is not None else []
 
-    def cycle(self, method: Method, images: list[np.ndarray], forward: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    def cycle(self, generator_for: GeneratorFor, images: list[np.ndarray], forward: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """(translated, reconstructed) for ``images`` going ``forward`` and back."""
         backward = "BtoA" if forward == "AtoB" else "AtoB"
         inference = self.cfg.inference
-        fake = generate_arrays(method.generator(forward), images, norm=inference.norm, seed=inference.seed)
-        rec = generate_arrays(method.generator(backward), fake, norm=inference.norm, seed=inference.seed)
+        fake = generate_arrays(generator_for(forward), images, norm=inference.norm, seed=inference.seed)
+        rec = generate_arrays(generator_for(backward), fake, norm=inference.norm, seed=inference.seed)
         return fake, rec
 
-    def run(self, method: Method, step: int, write_samples: bool) -> tuple[float | None, np.ndarray | None]:
+    def run(self, generator_for: GeneratorFor, step: int, write_samples: bool) -> tuple[float | None, np.ndarray | None]:
         if not self.a or not self.b:
             return None, None
-        fake_b, rec_a = self.cycle(method, self.a, "AtoB")
-        fake_a, rec_b = self.cycle(method, self.b, "BtoA")
+        fake_b, rec_a = self.cycle(generator_for, self.a, "AtoB")
+        fake_a, rec_b = self.cycle(generator_for, self.b, "BtoA")
         value = float(np.mean([l1(r, x) for r, x in zip(rec_a, self.a)] + [l1(r, x) for r, x in zip(rec_b, self.b)]))
         if not write_samples:
             return value, None

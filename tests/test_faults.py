@@ -1,0 +1,95 @@
+"""Faults: SIGKILL at random moments, a full disk while checkpointing."""
+
+import errno
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from pix2pix.errors import CheckpointError
+from pix2pix.training import checkpoint as ckpt
+from pix2pix.training.trainer import resume, train
+
+from conftest import REPO, make_folder_dataset, tiny_config, tiny_overrides
+
+ENV = dict(os.environ, PYTHONPATH=str(REPO / "src"), OMP_NUM_THREADS="1")
+SETTINGS = tiny_overrides(model__ngf=4, model__ndf=4, train__max_steps=40, train__checkpoint_every=2,
+                          train__keep_checkpoints=2, train__val_every=5, train__log_every=1)
+
+
+def _logged_step(run: Path) -> int:
+    try:
+        lines = (run / "log.jsonl").read_text().splitlines()
+    except FileNotFoundError:
+        return 0
+    steps = [json.loads(line)["step"] for line in lines[-3:] if line.strip().endswith("}") and '"train"' in line]
+    return max(steps, default=0)
+
+
+def test_sigkill_at_random_points_then_resume_gives_the_same_weights(tmp_path: Path):
+    data = make_folder_dataset(tmp_path / "data", {"train": 6}, size=40)
+    cfg = tiny_config("model.ngf=4", "model.ndf=4", "train.max_steps=40", "train.checkpoint_every=2",
+                      "train.keep_checkpoints=2", "train.val_every=5", "train.log_every=1")
+    train(cfg, data, tmp_path / "straight", progress=False)
+    expected = ckpt.load_checkpoint(tmp_path / "straight" / "checkpoints" / "latest.pt")
+
+    run = tmp_path / "killed"
+    rng = random.Random(1234)
+    kills = 0
+    for target in sorted(rng.sample(range(4, 36), 3)):
+        resuming = (run / "checkpoints").is_dir() and any((run / "checkpoints").glob("*.pt"))
+        argv = ["train", "--resume", str(run)] if resuming else ["train", str(data), "--out", str(run)]
+        if not resuming:
+            argv += [a for item in SETTINGS for a in ("--set", item)]
+        proc = subprocess.Popen([sys.executable, "-m", "pix2pix", *argv, "--no-progress"], env=ENV,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.time() + 120
+        while proc.poll() is None and _logged_step(run) < target and time.time() < deadline:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0, 0.05))  # land anywhere: mid-step, mid-checkpoint
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        state, _ = ckpt.load_resumable(run)  # whatever the moment, an intact checkpoint is there
+        assert state["step"] >= 2
+    assert kills >= 2
+    result = resume(run, progress=False)
+    assert result.step == 40
+    assert not list((run / "checkpoints").glob(".*tmp"))  # temp files of killed writes are cleared on resume
+    got = ckpt.load_checkpoint(run / "checkpoints" / "latest.pt")
+    for name, weights in expected["networks"].items():
+        for key, value in weights.items():
+            assert torch.equal(value, got["networks"][name][key]), f"{name}.{key}"
+
+
+def test_full_disk_while_checkpointing_keeps_the_previous_one(tmp_path: Path, monkeypatch):
+    data = make_folder_dataset(tmp_path / "data", {"train": 4})
+    run = tmp_path / "r"
+    train(tiny_config("train.max_steps=2", "train.checkpoint_every=2"), data, run, progress=False)
+    before = (run / "checkpoints" / "latest.pt").read_bytes()
+    real_open = open
+
+    def full_disk(file, mode="r", *args, **kwargs):
+        handle = real_open(file, mode, *args, **kwargs)
+        if "w" in mode and str(file).endswith(".tmp") and "checkpoints" in str(file):
+            def write(data):
+                handle.close()
+                raise OSError(errno.ENOSPC, "No space left on device")
+            handle.write = write
+        return handle
+
+    monkeypatch.setattr("builtins.open", full_disk)
+    with pytest.raises(CheckpointError, match="No space left on device.*previous checkpoint .*latest.pt is intact"):
+        resume(run, ["train.max_steps=4"], progress=False)
+    monkeypatch.undo()
+    assert (run / "checkpoints" / "latest.pt").read_bytes() == before
+    assert ckpt.load_checkpoint(run / "checkpoints" / "latest.pt")["step"] == 2
+    assert not [p for p in (run / "checkpoints").iterdir() if p.name.endswith(".tmp")]
