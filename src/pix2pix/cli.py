@@ -181,6 +181,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_download(args: argparse.Namespace) -> int:
+    from .data.download import dataset_list, download
+
+    if args.list or not args.name:
+        _print(*dataset_list())
+        return 0 if args.list else 2
+    if not args.to:
+        raise _usage("download needs --to DIR")
+    target = download(args.name, args.to, sha256=args.sha256, source=args.source, progress=not args.no_progress)
+    _print(f"{args.name} is ready in {shown(target)}; check it with: pix2pix check-data {shown(target)}")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .evaluation.report import write_run_report
 
@@ -304,6 +317,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--norm", choices=["paper", "eval"], help="inference mode (default: the run's)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("download", help="download a standard pix2pix / CycleGAN dataset (only on this command)")
+    p.add_argument("name", nargs="?", help="dataset name (see --list)")
+    p.add_argument("--to", help="folder to put NAME/ into")
+    p.add_argument("--list", action="store_true", help="list the datasets")
+    p.add_argument("--sha256", help="expected sha256 of the archive")
+    p.add_argument("--from", dest="source", metavar="FILE", help="use an archive downloaded by other means")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_download)
 
     p = sub.add_parser("report", help="rebuild RUN/report.html")
     p.add_argument("run")

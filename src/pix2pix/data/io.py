@@ -60,7 +60,7 @@ def _open(source: Path | BinaryIO, label: object, max_pixels: int = MAX_PIXELS) 
     except UnidentifiedImageError:
         raise ImageError(label, "not an image (or an unsupported format)") from None
     except Image.DecompressionBombError:
-        raise ImageTooLarge(label, "declares an absurdly large image size (decompression bomb?)") from None
+        raise ImageTooLarge(label, "declares an absurdly large size, over the pixel limit (decompression bomb?)") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageError(label, f"cannot open: {_reason(exc)}") from None
     width, height = img.size

@@ -113,6 +113,7 @@ class FileSource(PairSource):
     def __init__(self, records: list[PairRecord], channels: tuple[int, int], report: SourceReport, description: str) -> None:
         self.records, self.channels, self.report, self.description = records, channels, report, description
         self.cache: list[tuple[np.ndarray, np.ndarray]] | None = None
+        self.sizes: dict[PairRecord, tuple[int, int]] = {}  # (width, height) of A, from the headers
 
     def __len__(self) -> int:
         return len(self.records)
@@ -136,6 +137,9 @@ class FileSource(PairSource):
                 pair = decode_record(record, self.channels)
             except ImageError as exc:
                 self.report.problems.append(Problem(Path(exc.path), exc.reason))
+                if record in self.sizes:
+                    self.report.sizes[self.sizes[record]] -= 1
+                    self.report.sizes += Counter()  # drop sizes no pair has any more
                 continue
             good.append(record)
             if keep:
@@ -201,6 +205,7 @@ def open_file_split(layout: DatasetLayout, split_name: str, cfg: DataConfig, dec
     records, problems = split_records(split)
     report = SourceReport(split.name, problems=list(split.problems) + problems, skipped=list(split.skipped))
     good: list[PairRecord] = []
+    sizes: dict[PairRecord, tuple[int, int]] = {}
     decoded_bytes = 0
     bar = tqdm(records, desc=f"checking {split.name}", unit="pair", leave=False, disable=len(records) < 500, file=sys.stderr)
     for record in bar:
@@ -210,12 +215,14 @@ def open_file_split(layout: DatasetLayout, split_name: str, cfg: DataConfig, dec
             report.problems.append(Problem(Path(exc.path), exc.reason))
             continue
         good.append(record)
+        sizes[record] = (a.width, a.height)
         report.sizes[(a.width, a.height)] += 1
         report.native_channels[0].add(a.channels)
         report.native_channels[1].add(b.channels)
         decoded_bytes += a.width * a.height * (a.channels + b.channels)
     channels = resolve_channels(cfg, report.native_channels)
     source = FileSource(good, channels, report, f"{shown(layout.root)}: {layout.describe()}")
+    source.sizes = sizes
     if decode == "check" or (decode == "auto" and decoded_bytes <= cfg.cache_mb * 2**20):
         source.decode_all(keep=decode == "auto")
     return source
