@@ -87,7 +87,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     from .evaluation.testing import run_test
 
     result = run_test(args.run, args.data, args.split, which=args.checkpoint, out=args.out, norm=args.norm,
-                      limit=args.limit, progress=not args.no_progress)
+                      limit=args.limit, progress=not args.no_progress, precision=args.precision, compile=args.compile)
     rows = "  ".join(f"{k} {v:.4f}" for k, v in result.mean.items())
     _print(f"{result.count} images: {rows}", f"results: {shown(result.folder / 'index.html')}")
     if Path(args.run).is_dir() and (Path(args.run) / "config.toml").exists():
@@ -101,7 +101,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
     from .inference import Translator, as_array, iter_image_files
 
     translator = Translator.from_checkpoint(args.model, which=args.checkpoint, direction=args.direction,
-                                            device=args.device, norm=args.norm, scale=args.scale)
+                                            device=args.device, norm=args.norm, scale=args.scale,
+                                            precision=args.precision, compile=args.compile)
     files = iter_image_files(args.inputs)
     if not files:
         raise _usage("no images to translate (folders are searched for image files, not recursively)")
@@ -176,7 +177,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .serve.app import ServeOptions, serve
 
     options = ServeOptions(max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels, batch_window_ms=args.batch_window_ms,
-                           cors_origins=args.cors_origin, device=args.device, norm=args.norm)
+                           cors_origins=args.cors_origin, device=args.device, norm=args.norm,
+                           precision=args.precision, compile=args.compile)
     serve(args.model, args.host, args.port, options)
     return 0
 
@@ -192,6 +194,24 @@ def cmd_download(args: argparse.Namespace) -> int:
     target = download(args.name, args.to, sha256=args.sha256, source=args.source, progress=not args.no_progress)
     _print(f"{args.name} is ready in {shown(target)}; check it with: pix2pix check-data {shown(target)}")
     return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    return run_bench(args.bench_args)
+
+
+def run_bench(bench_args: list[str]) -> int:
+    """Options are passed through to benchmarks/bench.py untouched (argparse cannot forward '--quick')."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "bench.py"
+    if not script.exists():
+        raise _usage("pix2pix bench runs the benchmarks/ folder of a source checkout (git clone, then make install)")
+    spec = importlib.util.spec_from_file_location("pix2pix_bench", script)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module.main(bench_args)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -258,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--norm", choices=["paper", "eval"], help="inference mode (default: the run's inference.norm)")
     p.add_argument("--limit", type=_positive_int, help="translate only the first N pairs")
     p.add_argument("--no-progress", action="store_true")
+    _add_speed_options(p)
     p.set_defaults(func=cmd_test)
 
     p = sub.add_parser("translate", help="translate images of any size with a trained model")
@@ -269,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--norm", choices=["paper", "eval"], help="inference mode (default: the run's inference.norm)")
     p.add_argument("--scale", choices=["train", "native"], help="resize to the training scale (default) or run at native size")
+    _add_speed_options(p)
     p.set_defaults(func=cmd_translate)
 
     p = sub.add_parser("evaluate", help="score a folder of outputs against a folder of targets (L1, MSE, PSNR, SSIM, FID, KID)")
@@ -316,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cors-origin", action="append", default=[], metavar="URL", help="allow this browser origin (repeatable; none by default)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--norm", choices=["paper", "eval"], help="inference mode (default: the run's)")
+    _add_speed_options(p)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("download", help="download a standard pix2pix / CycleGAN dataset (only on this command)")
@@ -327,6 +350,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_download)
 
+    p = sub.add_parser("bench", help="speed, memory and quality against the research loop (see --help)", add_help=False)
+    p.add_argument("bench_args", nargs=argparse.REMAINDER, help="options of benchmarks/bench.py: --quick, --device, ...")
+    p.set_defaults(func=cmd_bench)
+
     p = sub.add_parser("report", help="rebuild RUN/report.html")
     p.add_argument("run")
     p.set_defaults(func=cmd_report)
@@ -337,6 +364,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_demo)
     return parser
+
+
+def _add_speed_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"],
+                   help="inference precision (default fp32; bf16 is 2-3x faster where the hardware has it)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the generator (slow first call, faster after)")
 
 
 def _positive_int(text: str) -> int:
@@ -375,6 +408,12 @@ def _port(text: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        try:
+            return run_bench(argv[1:])
+        except Pix2PixError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return exc.exit_code
     args = parser.parse_args(argv)
     args.argv = argv
     try:

@@ -27,9 +27,15 @@ def resize(array: np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 def eval_size(height: int, width: int, cfg: DataConfig) -> tuple[int, int]:
-    """Size an image is resized to at test time so it matches the training scale."""
+    """Size an image is resized to at test time so it matches what the network saw in training.
+
+    resize_and_crop: the crop size (the network only ever saw crop_size inputs; a
+    U-Net built for it then has its 1x1 bottleneck, and 286 px would be padded to
+    512 for unet_256: four times the work). scale_width: width load_size, as in
+    training. crop / none: unchanged.
+    """
     if cfg.preprocess == "resize_and_crop":
-        return cfg.load_size, cfg.load_size
+        return cfg.crop_size, cfg.crop_size
     if cfg.preprocess == "scale_width":
         return max(1, round(height * cfg.load_size / width)), cfg.load_size
     return height, width

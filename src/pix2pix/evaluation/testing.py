@@ -54,6 +54,8 @@ def run_test(
     norm: str | None = None,
     limit: int | None = None,
     progress: bool = True,
+    precision: str = "fp32",
+    compile: bool = False,
 ) -> TestResult:
     """Translate every pair of ``split``; write images, metrics.json and index.html.
 
@@ -64,7 +66,7 @@ def run_test(
     folder = Path(out) if out else RunPaths(Path(run)).results / split
     if model.method == "cyclegan":
         return run_cycle_test(model, data, split, folder, norm=norm, limit=limit, progress=progress)
-    translator = Translator(model, norm=norm)
+    translator = Translator(model, norm=norm, precision=precision, compile=compile)
     cfg = model.config
     source = open_pairs(data, split, cfg.data)
     message = summarize_problems(source, data)

@@ -94,9 +94,11 @@ class StatsCollector:
 class Dropout(nn.Dropout):
     """nn.Dropout that, given a seed, uses one reproducible mask for the whole batch.
 
-    With a ``canvas`` (full height, full width, tile top, tile left, tile height) in
-    input pixels, the mask is drawn for the whole image and cropped to the tile, so a
-    tiled image gets exactly the masks the untiled one would.
+    The seeded mask comes from a counter-based hash of (seed, channel, row,
+    column): no generator state, so it is the same on every device, traceable by
+    torch.compile, and identical for a tile and for the same pixels of the whole
+    image. With a ``canvas`` (full height, full width, tile top, tile left, tile
+    height, all in input pixels) positions are taken in the whole image.
     """
 
     seed: int | None = None
@@ -105,17 +107,43 @@ class Dropout(nn.Dropout):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and self.seed is not None and self.p > 0):
             return super().forward(x)
-        generator = torch.Generator(device=x.device).manual_seed(self.seed)
-        if self.canvas is None:
-            shape, top, left = tuple(x.shape[1:]), 0, 0
-        else:
-            full_h, full_w, tile_top, tile_left, tile_h = self.canvas
-            scale = tile_h // x.shape[-2]
-            shape = (x.shape[1], full_h // scale, full_w // scale)
-            top, left = tile_top // scale, tile_left // scale
-        keep = torch.empty((1, *shape), device=x.device, dtype=x.dtype).bernoulli_(1 - self.p, generator=generator)
-        keep = keep[..., top : top + x.shape[-2], left : left + x.shape[-1]]
-        return x * keep / (1 - self.p)
+        keep = seeded_keep_mask(tuple(x.shape[1:]), self.p, self.seed, self.canvas, x.device)
+        return x * keep.to(x.dtype) / (1 - self.p)
+
+
+def _mix32(x: torch.Tensor) -> torch.Tensor:
+    """A 32-bit integer hash (C. Wellons' 0x21f0aaad / 0x735a2d97) on int64 tensors holding 32-bit
+    values; both multipliers are below 2^31, so no product overflows int64."""
+    x = x ^ (x >> 16)
+    x = (x * 0x21F0AAAD) & 0xFFFFFFFF
+    x = x ^ (x >> 15)
+    x = (x * 0x735A2D97) & 0xFFFFFFFF
+    return x ^ (x >> 15)
+
+
+def seeded_keep_mask(
+    shape: tuple[int, int, int],
+    p: float,
+    seed: int,
+    canvas: tuple[int, int, int, int, int] | None = None,
+    device: torch.device | None = None,
+) -> torch.Tensor:
+    """(1, C, H, W) float mask, 1 with probability 1 - p, a pure function of (seed, position)."""
+    channels, height, width = shape
+    if canvas is None:
+        full_h, full_w, top, left = height, width, 0, 0
+    else:
+        image_h, image_w, tile_top, tile_left, tile_h = canvas
+        scale = tile_h // height
+        full_h, full_w, top, left = image_h // scale, image_w // scale, tile_top // scale, tile_left // scale
+    c = torch.arange(channels, device=device, dtype=torch.int64).view(-1, 1, 1)
+    y = torch.arange(height, device=device, dtype=torch.int64).view(1, -1, 1) + top
+    x = torch.arange(width, device=device, dtype=torch.int64).view(1, 1, -1) + left
+    index = (c * full_h + y) * full_w + x
+    h = _mix32((index & 0xFFFFFFFF) ^ (seed * 0x9E3779B1 & 0xFFFFFFFF))
+    h = _mix32(h ^ ((index >> 32) + 0x632BE5AB))
+    uniform = h.to(torch.float32) * (1.0 / 4294967296.0)
+    return (uniform >= p).to(torch.float32).unsqueeze(0)
 
 
 def norm_layer(kind: str) -> Callable[[int], nn.Module]:

@@ -47,6 +47,8 @@ class ServeOptions:
     cors_origins: list[str] = field(default_factory=list)
     device: str = "auto"
     norm: str | None = None
+    precision: str = "fp32"
+    compile: bool = False
 
 
 class ApiError(Exception):
@@ -155,7 +157,8 @@ def create_app(model_path: str | Path, options: ServeOptions | None = None) -> F
     """Build the FastAPI app with the model loaded (once) from a run folder, checkpoint or exported file."""
     options = options or ServeOptions()
     model = load_model(model_path)
-    translators = {d: Translator(model, direction=d, device=options.device, norm=options.norm) for d in model.generators}
+    translators = {d: Translator(model, direction=d, device=options.device, norm=options.norm,
+                                 precision=options.precision, compile=options.compile) for d in model.generators}
     batcher = Batcher(translators, options.batch_window_ms, options.max_batch)
     max_bytes = int(options.max_upload_mb * 2**20)
     first = next(iter(translators.values()))
@@ -204,7 +207,12 @@ def create_app(model_path: str | Path, options: ServeOptions | None = None) -> F
     @app.get("/info", response_model=Info)
     async def info() -> Info:
         data = model.config.data
-        scale = "native" if first.scale == "native" else f"{data.preprocess} (load_size {data.load_size})"
+        if first.scale == "native" or data.preprocess in ("crop", "none"):
+            scale = "native size"
+        elif data.preprocess == "scale_width":
+            scale = f"width {data.load_size}"
+        else:
+            scale = f"{data.crop_size}x{data.crop_size}"
         return Info(
             method=model.method, directions=list(translators), input_channels=first.in_channels,
             output_channels=first.out_channels, size_multiple=size_multiple(first.net), inference_norm=first.norm,

@@ -23,6 +23,29 @@ def select_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def cpu_has_native_bf16() -> bool:
+    """AVX512-BF16 or AMX: bf16 convolutions run faster than fp32 (elsewhere they are emulated, slower)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_precision(kind: str, device: torch.device) -> str:
+    """'auto' -> bf16 on CUDA (fp16 on GPUs without bf16) and on CPUs with native bf16; else fp32."""
+    if kind != "auto":
+        return kind
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "bf16" if cpu_has_native_bf16() else "fp32"
+
+
+def resolve_channels_last(setting: str | bool, device: torch.device) -> bool:
+    if isinstance(setting, bool):
+        return setting
+    return device.type == "cuda" if setting == "auto" else setting == "true"
+
+
 class Precision:
     """Autocast for forward passes and backward+step with a GradScaler for fp16."""
 
@@ -34,8 +57,9 @@ class Precision:
         skip_nonfinite: bool = False,
         any_rank: Callable[[bool], bool] | None = None,
     ) -> None:
+        kind = resolve_precision(kind, device)
         if kind not in ("fp32", "bf16", "fp16"):
-            raise ConfigError(f"train.precision: '{kind}' is not one of fp32, bf16, fp16")
+            raise ConfigError(f"train.precision: '{kind}' is not one of auto, fp32, bf16, fp16")
         if kind == "fp16" and device.type != "cuda":
             raise ConfigError("train.precision=fp16 needs CUDA; on CPU use bf16")
         self.kind, self.device, self.channels_last = kind, device, channels_last

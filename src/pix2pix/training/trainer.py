@@ -35,7 +35,7 @@ from . import checkpoint as ckpt
 from .logger import RunLogger, progress_bar, truncate_log
 from .monitor import CYCLEGAN_SIGNALS, PIX2PIX_SIGNALS, HealthMonitor
 from . import distributed
-from .precision import Precision, select_device
+from .precision import Precision, resolve_channels_last, select_device
 from .schedule import lr_factor
 from .validation import CycleValidator, PairValidator, Validator
 
@@ -173,9 +173,10 @@ class Trainer:
         self.device = distributed.setup(self.dist, device)
         self.data = open_training_data(cfg, data, self.paths)
         self.method: Method = build_method(cfg, self.data.channels, self.device)
-        self.precision = Precision(cfg.train.precision, self.device, cfg.train.channels_last,
+        channels_last = resolve_channels_last(cfg.train.channels_last, self.device)
+        self.precision = Precision(cfg.train.precision, self.device, channels_last,
                                    skip_nonfinite=cfg.train.on_nan == "skip", any_rank=lambda flag: distributed.any_rank(self.dist, flag)[0])
-        if cfg.train.channels_last:
+        if channels_last:
             for net in self.method.networks().values():
                 net.to(memory_format=torch.channels_last)
         self.dataset = self.data.dataset
@@ -193,6 +194,8 @@ class Trainer:
             self.method.wrap_networks(lambda net: distributed.wrap(net, self.dist, self.device, sync))
             if self.dist.rank > 0:  # per-rank randomness (dropout, pools) after identical initial weights
                 torch.manual_seed(cfg.train.seed * 1_000_003 + self.dist.rank + self.step)
+        if cfg.train.compile:
+            self.method.wrap_networks(torch.compile)
         self.sampler = EpochBatchSampler(
             len(self.dataset), cfg.train.batch_size, cfg.train.seed, start_epoch=self.epoch, start_batch=self.batch_in_epoch,
             rank=self.dist.rank, world_size=self.dist.world_size,
@@ -311,6 +314,15 @@ class Trainer:
             rates[f"lr_{name}"] = lr
         return rates
 
+    def make_loader(self) -> DataLoader:
+        """The endless stream of training batches, from the current position of the run."""
+        workers = self.cfg.data.num_workers
+        return DataLoader(
+            self.dataset, batch_sampler=self.sampler, num_workers=workers, collate_fn=collate_pairs,
+            pin_memory=self.device.type == "cuda", persistent_workers=workers > 0,
+            generator=torch.Generator().manual_seed(self.cfg.train.seed),  # never draws from the global RNG
+        )
+
     def run(self) -> TrainResult:
         """Train until max_steps / the schedule's end, or until interrupted."""
         cfg = self.cfg.train
@@ -319,12 +331,7 @@ class Trainer:
             print(f"run is already at step {self.step} (stopping point {total}); "
                   "raise train.max_steps to train further", file=sys.stderr)
             return TrainResult(self.paths.root, self.step, "finished", self.best_val, self.last_val, self.dist.is_main)
-        workers = self.cfg.data.num_workers
-        loader = DataLoader(
-            self.dataset, batch_sampler=self.sampler, num_workers=workers, collate_fn=collate_pairs,
-            pin_memory=self.device.type == "cuda", persistent_workers=workers > 0,
-            generator=torch.Generator().manual_seed(cfg.seed),  # never draws from the global RNG
-        )
+        loader = self.make_loader()
         sums: dict[str, float] = {}
         count = 0
         self._clock = time.monotonic()

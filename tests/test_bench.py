@@ -1,0 +1,61 @@
+"""The benchmark measures our real code paths, and its quick mode runs as CI runs it."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+
+def load_bench():
+    spec = importlib.util.spec_from_file_location("bench", REPO / "benchmarks" / "bench.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_our_side_calls_the_trainers_step_and_the_translator(tmp_path: Path, monkeypatch):
+    bench = load_bench()
+    from pix2pix.inference import Translator
+    from pix2pix.methods.pix2pix import Pix2Pix
+    from pix2pix.training.trainer import Trainer
+
+    calls = {"train_step": 0, "translate_arrays": 0, "make_loader": 0}
+    for owner, name in ((Pix2Pix, "train_step"), (Translator, "translate_arrays"), (Trainer, "make_loader")):
+        original = getattr(owner, name)
+
+        def spy(self, *args, _original=original, _name=name, **kwargs):
+            calls[_name] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(owner, name, spy)
+    data = bench.prepare(tmp_path, 32, train_count=4, test_count=2)
+    spec = {"size": 32, "data": str(data), "init": str(bench.initial_weights(tmp_path, 32)), "device": "cpu",
+            "threads": 1, "workers": 0, "warmup": 1, "steps": 1}
+    ref = bench.run_train({**spec, "side": "ref"})
+    ref_infer = bench.run_infer({**spec, "side": "ref", "count": 1})
+    assert calls == {"train_step": 0, "translate_arrays": 0, "make_loader": 0}  # the reference is its own loop
+    ours = bench.run_train({**spec, "side": "ours", "batch": 2})
+    assert calls["train_step"] >= 3 and calls["make_loader"] == 1  # warm-up, timed step, FLOP count
+    ours_infer = bench.run_infer({**spec, "side": "ours", "precision": "fp32", "compile": False, "count": 1})
+    assert calls["translate_arrays"] >= 2
+    for result in (ref, ours, ref_infer, ours_infer):
+        assert result["img_per_s"] > 0 and result["peak_mb"] > 0
+    assert ours["flops_per_image"] > 1e6
+
+
+def test_quick_mode_prints_the_table_and_the_ratios_line():
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    r = subprocess.run([sys.executable, "-m", "pix2pix", "bench", "--quick"], capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = r.stdout.strip().splitlines()
+    assert any("reference (fp32, batch 1)" in line for line in lines)
+    result = json.loads(lines[-1])
+    assert result["quick"] is True
+    for key in ("train_128", "train_128_batch1", "infer_128", "memory_128_batch1", "quality_l1_128"):
+        assert result["ratios"][key] > 0
