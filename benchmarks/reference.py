@@ -72,7 +72,7 @@ class ReferenceLoop:
         self.mse, self.l1 = nn.MSELoss(), nn.L1Loss()
 
     def gan_loss(self, prediction: torch.Tensor, real: bool) -> torch.Tensor:
-        target = torch.tensor(1.0 if real else 0.0).expand_as(prediction)
+        target = torch.tensor(1.0 if real else 0.0, device=prediction.device).expand_as(prediction)
         return self.mse(prediction, target)
 
     def step(self, batch: dict[str, torch.Tensor]) -> None:
