@@ -94,10 +94,11 @@ class ReferenceLoop:
 def reference_translate(G: nn.Module, image: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8 -> uint8, as the research test script runs it (train mode, batch 1, fp32)."""
     G.train()
+    device = next(G.parameters()).device
     with torch.no_grad():
-        x = torch.from_numpy(image).permute(2, 0, 1).float().unsqueeze(0) / 127.5 - 1.0
+        x = torch.from_numpy(image).permute(2, 0, 1).float().unsqueeze(0).to(device) / 127.5 - 1.0
         y = G(x)
-    return ((y[0].permute(1, 2, 0) + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+    return ((y[0].permute(1, 2, 0) + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
 
 
 def make_loader(files: list[Path], load_size: int, crop_size: int, workers: int, seed: int) -> torch.utils.data.DataLoader:
