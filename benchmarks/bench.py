@@ -204,7 +204,7 @@ def run_quality(spec: dict[str, Any]) -> dict[str, Any]:
             step, batches, G = reference_train(spec)
         else:
             step, batches, G, _ = ours_train(spec, Path(tmp))
-        before = score(G, pairs) if spec["side"] == "ref" else None
+        before = score(copy.deepcopy(G), pairs) if spec["side"] == "ref" else None
         scores, steps, spent = [], 0, 0.0
         for fraction in (0.8, 0.9, 1.0):
             started = time.perf_counter()
