@@ -164,8 +164,9 @@ class TrainConfig:
     pool_size: int = 50
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # Mixed precision: bf16 autocast (CPU/GPU), fp16 (CUDA, with GradScaler). auto:
-    # bf16 where the hardware computes it natively (CUDA; CPUs with AVX512-BF16 or
-    # AMX), else fp32. Measured 1.6-1.9x per training step on a 2-core AMD EPYC (README).
+    # bf16 on CPUs that compute it natively (AVX512-BF16, AMX; measured 1.6x per step
+    # at batch 1 on a 2-core AMD EPYC), fp32 on others; on CUDA bf16 from batch 2
+    # up and fp32 at batch 1 (launch-bound there: measured faster). See README.
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     # NHWC memory layout. auto: on for CUDA (tensor cores), off on CPU (measured no
     # gain at batch 1: its weight-layout copies cost what the convolutions gain).

@@ -31,11 +31,15 @@ def cpu_has_native_bf16() -> bool:
         return False
 
 
-def resolve_precision(kind: str, device: torch.device) -> str:
-    """'auto' -> bf16 on CUDA (fp16 on GPUs without bf16) and on CPUs with native bf16; else fp32."""
+def resolve_precision(kind: str, device: torch.device, batch_size: int = 1) -> str:
+    """'auto' -> bf16 on CPUs with native bf16 (else fp32); on CUDA bf16 (fp16 without bf16) from batch
+    size 2 up, fp32 at batch size 1, where a GPU step is launch-bound and the casts cost more than
+    they save (measured on an H100: fp32 65.9, bf16 55.9 steps/s at 256 px, channels_last)."""
     if kind != "auto":
         return kind
     if device.type == "cuda":
+        if batch_size == 1:
+            return "fp32"
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return "bf16" if cpu_has_native_bf16() else "fp32"
 
@@ -56,8 +60,9 @@ class Precision:
         channels_last: bool = False,
         skip_nonfinite: bool = False,
         any_rank: Callable[[bool], bool] | None = None,
+        batch_size: int = 1,
     ) -> None:
-        kind = resolve_precision(kind, device)
+        kind = resolve_precision(kind, device, batch_size)
         if kind not in ("fp32", "bf16", "fp16"):
             raise ConfigError(f"train.precision: '{kind}' is not one of auto, fp32, bf16, fp16")
         if kind == "fp16" and device.type != "cuda":
