@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from pix2pix.config import DataConfig, load_config
 from pix2pix.data.transforms import PairTransform
@@ -17,7 +16,7 @@ from pix2pix.methods import build_method
 from pix2pix.methods.image_pool import ImagePool
 from pix2pix.training import checkpoint as ckpt
 from pix2pix.training.precision import Precision
-from pix2pix.training.trainer import resume, train
+from pix2pix.training.trainer import train
 
 from conftest import make_folder_dataset, save, tiny_overrides
 

@@ -9,7 +9,7 @@ from pix2pix.data.layout import detect_layout, pair_by_stem, pair_key
 from pix2pix.data.sources import open_pairs
 from pix2pix.errors import DataError
 
-from conftest import make_aligned_dataset, make_folder_dataset, save
+from conftest import make_folder_dataset, save
 
 
 @pytest.mark.parametrize(

@@ -128,24 +128,33 @@ class FileSource(PairSource):
 
     def decode_all(self, keep: bool, progress: bool = True) -> None:
         """Decode every pair (to find truncated files); keep them in RAM if asked."""
-        good: list[PairRecord] = []
-        cache: list[tuple[np.ndarray, np.ndarray]] = []
-        bar = tqdm(self.records, desc=f"decoding {self.report.split}", unit="pair", leave=False,
-                   disable=not progress or len(self.records) < 50, file=sys.stderr)
-        for record in bar:
-            try:
-                pair = decode_record(record, self.channels)
-            except ImageError as exc:
-                self.report.problems.append(Problem(Path(exc.path), exc.reason))
-                if record in self.sizes:
-                    self.report.sizes[self.sizes[record]] -= 1
-                    self.report.sizes += Counter()  # drop sizes no pair has any more
-                continue
-            good.append(record)
-            if keep:
-                cache.append(pair)
-        self.records = good
-        self.cache = cache if keep else None
+
+        def forget_size(record: PairRecord) -> None:
+            if record in self.sizes:
+                self.report.sizes[self.sizes[record]] -= 1
+                self.report.sizes += Counter()  # drop sizes no pair has any more
+
+        self.records, self.cache = decode_each(
+            self.records, lambda r: decode_record(r, self.channels), self.report.problems, keep,
+            f"decoding {self.report.split}", forget_size,
+        )
+
+
+def decode_each(items: list, decode, problems: list[Problem], keep: bool, desc: str, on_failure=None) -> tuple[list, list | None]:  # noqa: ANN001
+    """Decode every item; failures become problems (and leave the list). Returns (good items, decoded or None)."""
+    good, cache = [], []
+    for item in tqdm(items, desc=desc, unit="item", leave=False, disable=len(items) < 50, file=sys.stderr):
+        try:
+            decoded = decode(item)
+        except ImageError as exc:
+            problems.append(Problem(Path(exc.path), exc.reason))
+            if on_failure is not None:
+                on_failure(item)
+            continue
+        good.append(item)
+        if keep:
+            cache.append(decoded)
+    return good, (cache if keep else None)
 
 
 def decode_record(record: PairRecord, channels: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

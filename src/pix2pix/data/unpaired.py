@@ -10,21 +10,19 @@ index), or in order with ``data.serial``.
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from torch.utils.data import Dataset
-from tqdm import tqdm
 
 from ..config import DataConfig
 from ..errors import DataError, ImageError, shown
 from . import demo
 from .io import convert_channels, probe_image, read_image
 from .layout import ALL_SPLIT, Problem, detect_layout
-from .sources import resolve_channels
+from .sources import decode_each, resolve_channels
 from .tensors import to_chw_uint8
 from .transforms import PairTransform
 
@@ -118,18 +116,8 @@ class FileImages(ImageSource):
         return total
 
     def decode_all(self, keep: bool) -> None:
-        good, cache = [], []
-        for path in tqdm(self.files, desc=f"decoding {self.report.name}", leave=False, disable=len(self.files) < 50, file=sys.stderr):
-            try:
-                image = self._decode(path)
-            except ImageError as exc:
-                self.report.problems.append(Problem(Path(exc.path), exc.reason))
-                continue
-            good.append(path)
-            if keep:
-                cache.append(image)
-        self.files = good
-        self.cache = cache if keep else None
+        self.files, self.cache = decode_each(self.files, self._decode, self.report.problems, keep,
+                                             f"decoding {self.report.name}")
 
 
 class DemoImages(ImageSource):

@@ -48,6 +48,16 @@ def build_adam(params: Any, lr: float, beta1: float, beta2: float, device: torch
     return torch.optim.Adam(params, lr=lr, betas=(beta1, beta2), fused=True)
 
 
+def model_inputs(batch: dict[str, torch.Tensor], keys: tuple[str, ...], device: torch.device, runtime: StepRuntime) -> list[torch.Tensor]:
+    """The batch's uint8 images as float [-1, 1] tensors on ``device`` (NHWC when the runtime asks)."""
+    from ..data.tensors import to_model_range
+
+    tensors = [to_model_range(batch[key].to(device, non_blocking=True)) for key in keys]
+    if getattr(runtime, "channels_last", False):
+        tensors = [t.contiguous(memory_format=torch.channels_last) for t in tensors]
+    return tensors
+
+
 def fingerprints(output: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
     """4x4 average-pooled outputs and targets, (B, C*16): the health monitor compares their spread."""
     pool = torch.nn.functional.adaptive_avg_pool2d

@@ -18,11 +18,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import Config
-from ..data.tensors import to_model_range
 from ..errors import ConfigError
 from ..models import init_weights, run_padded, size_multiple, unwrap
 from ..models.losses import d_loss, d_probability_view, g_loss, gradient_penalty
-from .base import StepRuntime, build_adam, discriminator_from_config, fingerprints, generator_from_config
+from .base import StepRuntime, build_adam, discriminator_from_config, fingerprints, generator_from_config, model_inputs
 from .image_pool import ImagePool
 
 
@@ -153,11 +152,7 @@ class CycleGAN:
         self.nets = {name: wrap(net) for name, net in self.nets.items()}
 
     def train_step(self, batch: dict[str, torch.Tensor], runtime: StepRuntime) -> dict[str, torch.Tensor]:
-        real_a = to_model_range(batch["A"].to(self.device, non_blocking=True))
-        real_b = to_model_range(batch["B"].to(self.device, non_blocking=True))
-        if getattr(runtime, "channels_last", False):
-            real_a = real_a.contiguous(memory_format=torch.channels_last)
-            real_b = real_b.contiguous(memory_format=torch.channels_last)
+        real_a, real_b = model_inputs(batch, ("A", "B"), self.device, runtime)
         loss = self.cfg.loss
         return cyclegan_step(
             self.nets, self.opt_G, self.opt_D, self.pools, real_a, real_b,

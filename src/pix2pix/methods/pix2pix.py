@@ -14,10 +14,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import Config
-from ..data.tensors import to_model_range
 from ..models import init_weights, run_padded, size_multiple, unwrap
 from ..models.losses import d_loss, d_probability_view, g_loss, gradient_penalty
-from .base import StepRuntime, build_adam, discriminator_from_config, fingerprints, generator_from_config
+from .base import StepRuntime, build_adam, discriminator_from_config, fingerprints, generator_from_config, model_inputs
 
 
 def pix2pix_step(
@@ -116,11 +115,7 @@ class Pix2Pix:
         self.G, self.D = wrap(self.G), wrap(self.D)
 
     def train_step(self, batch: dict[str, torch.Tensor], runtime: StepRuntime) -> dict[str, torch.Tensor]:
-        real_a = to_model_range(batch["input"].to(self.device, non_blocking=True))
-        real_b = to_model_range(batch["target"].to(self.device, non_blocking=True))
-        if getattr(runtime, "channels_last", False):
-            real_a = real_a.contiguous(memory_format=torch.channels_last)
-            real_b = real_b.contiguous(memory_format=torch.channels_last)
+        real_a, real_b = model_inputs(batch, ("input", "target"), self.device, runtime)
         loss = self.cfg.loss
         return pix2pix_step(
             self.G, self.D, self.opt_G, self.opt_D, real_a, real_b,
