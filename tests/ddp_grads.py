@@ -9,6 +9,7 @@ import torch
 from pix2pix.config import load_config
 from pix2pix.data.datasets import collate_pairs
 from pix2pix.models import unwrap
+from pix2pix.training import distributed
 from pix2pix.training.trainer import Trainer
 
 
@@ -28,6 +29,8 @@ def main(data: str, run: str, out: str, batch_size: int, method: str) -> None:
                  for name, net in trainer.method.networks().items()
                  for key, p in unwrap(net).named_parameters() if p.grad is not None}
         torch.save({"grads": grads, "indices": [i % len(trainer.dataset) for i in indices]}, out)
+    distributed.barrier(trainer.dist)
+    distributed.cleanup(trainer.dist)  # a clean exit: no process-group teardown racing with interpreter shutdown
 
 
 if __name__ == "__main__":

@@ -492,7 +492,10 @@ def train(
     trainer = Trainer(config, data_arg, run, init_from=init_from, progress=progress)
     if main:
         _write_run_files(config, run, data_arg, trainer.data)
-    return trainer.run()
+    try:
+        return trainer.run()
+    finally:
+        distributed.cleanup(trainer.dist)
 
 
 def resume(
@@ -534,4 +537,7 @@ def resume(
     trainer = Trainer(cfg, data_arg, run, state=state, progress=progress)
     if main:
         atomic_write(ckpt.RunPaths(run).config, lambda fh: fh.write(to_toml(cfg)), mode="w")
-    return trainer.run()
+    try:
+        return trainer.run()
+    finally:
+        distributed.cleanup(trainer.dist)
