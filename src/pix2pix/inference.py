@@ -160,12 +160,12 @@ def generate_arrays(
 
 
 def as_array(image: ImageLike) -> np.ndarray:
-    """PIL image, (H, W[, C]) array or file path -> (H, W, C) uint8."""
+    """PIL image, (H, W[, C]) array or file path -> (H, W, C) uint8; alpha is kept here and
+    dropped (composited on white) only if the model has no alpha input."""
     if isinstance(image, (str, Path)):
-        return read_image(image)
+        return read_image(image, keep_alpha=True)
     if isinstance(image, Image.Image):
-        array = pil_to_array(image)
-        return array if array.shape[2] != 4 else convert_channels(array, 3)
+        return pil_to_array(image)
     if isinstance(image, np.ndarray):
         array = image
         if array.ndim == 2:

@@ -96,25 +96,27 @@ def probe_image(path: str | Path) -> ImageInfo:
         return ImageInfo(width, height, 1 if img.mode in _GREY_MODES else 3)
 
 
-def read_image(path: str | Path, channels: int | None = None) -> np.ndarray:
+def read_image(path: str | Path, channels: int | None = None, keep_alpha: bool = False) -> np.ndarray:
     """Decode a file into (H, W, C) uint8, upright (EXIF), with ``channels`` channels.
 
     Args:
         path: image file.
-        channels: 1, 3 or 4; None keeps the file's own (1 for grey, else 3).
+        channels: 1, 3 or 4; None keeps the file's own (1 for grey, else 3, or 4
+            for images with alpha when ``keep_alpha``).
     Raises:
         ImageError: unreadable, truncated, not an image, or absurdly large.
     """
     path = Path(path)
-    return _decode(path, path, channels, MAX_PIXELS)
+    return _decode(path, path, channels, MAX_PIXELS, keep_alpha)
 
 
-def decode_image(data: bytes, label: str = "<upload>", channels: int | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def decode_image(data: bytes, label: str = "<upload>", channels: int | None = None, max_pixels: int = MAX_PIXELS,
+                 keep_alpha: bool = False) -> np.ndarray:
     """``read_image`` for bytes in memory (uploads); ``ImageTooLarge`` above ``max_pixels``."""
-    return _decode(io.BytesIO(data), label, channels, max_pixels)
+    return _decode(io.BytesIO(data), label, channels, max_pixels, keep_alpha)
 
 
-def _decode(source: Path | BinaryIO, label: object, channels: int | None, max_pixels: int) -> np.ndarray:
+def _decode(source: Path | BinaryIO, label: object, channels: int | None, max_pixels: int, keep_alpha: bool = False) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         img = _open(source, label, max_pixels)
@@ -128,7 +130,7 @@ def _decode(source: Path | BinaryIO, label: object, channels: int | None, max_pi
             except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
                 raise ImageError(label, f"cannot decode: {_reason(exc)}") from None
     if channels is None:
-        channels = 1 if array.shape[2] == 1 else 3
+        channels = array.shape[2] if keep_alpha else (1 if array.shape[2] == 1 else 3)
     return convert_channels(array, channels)
 
 

@@ -258,7 +258,7 @@ def create_app(model_path: str | Path, options: ServeOptions | None = None) -> F
         if len(data) > max_bytes:
             raise ApiError(413, f"upload is over the {options.max_upload_mb:g} MB limit")
         try:
-            image = decode_image(data, "upload", max_pixels=options.max_pixels)
+            image = decode_image(data, "upload", max_pixels=options.max_pixels, keep_alpha=True)
         except ImageTooLarge as exc:
             raise ApiError(413, exc.reason) from None
         except ImageError as exc:
