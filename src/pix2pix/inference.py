@@ -19,7 +19,7 @@ from torch import nn
 from .config import Config
 from .data.io import convert_channels, pil_to_array, read_image, to_pil
 from .data.tensors import to_model_range, to_uint8
-from .data.transforms import eval_size, resize
+from .data.transforms import eval_resize, resize
 from .errors import CheckpointError, ConfigError, ImageError, shown
 from .methods import GENERATOR_KEYS
 from .methods.base import generator_from_config
@@ -260,18 +260,15 @@ class Translator:
 
     def batch(self, images: Sequence[ImageLike], batch_size: int = 8) -> list[Image.Image]:
         """Translate several images; images of equal prepared size share a forward pass."""
-        return [to_pil(a) for a in self.translate_arrays([as_array(i) for i in images], batch_size)]
+        return [to_pil(a) for a in self.translate_arrays(list(images), batch_size)]
 
     def prepare(self, array: np.ndarray) -> np.ndarray:
         """Convert to the model's input channels and resize to the training scale."""
         array = convert_channels(array, self.in_channels)
-        if self.scale == "train":
-            height, width = eval_size(array.shape[0], array.shape[1], self.model.config.data)
-            array = resize(array, height, width)
-        return array
+        return eval_resize(array, self.model.config.data) if self.scale == "train" else array
 
-    def translate_arrays(self, arrays: Sequence[np.ndarray], batch_size: int = 8) -> list[np.ndarray]:
-        """(H, W, C) uint8 arrays in, (H, W, C_out) uint8 arrays of the same sizes out."""
+    def translate_arrays(self, arrays: Sequence[ImageLike], batch_size: int = 8) -> list[np.ndarray]:
+        """Images (arrays, PIL images or paths) in, (H, W, C_out) uint8 arrays of the same sizes out."""
         arrays = [as_array(a) for a in arrays]
         outputs = generate_arrays(
             self.net, [self.prepare(a) for a in arrays], norm=self.run_mode, seed=self.seed,

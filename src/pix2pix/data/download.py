@@ -176,7 +176,7 @@ def _verify_compression(archive: Path) -> None:
             pass
 
 
-def _dataset_root(extracted: Path, name: str) -> Path:
+def _dataset_root(extracted: Path) -> Path:
     """The folder holding the splits: the archive's top folder when it has one."""
     entries = [p for p in extracted.iterdir() if not p.name.startswith(".") and p.name != "__MACOSX"]
     if len(entries) == 1 and entries[0].is_dir():
@@ -212,7 +212,7 @@ def download(name: str, to: str | Path, *, sha256: str | None = None, source: st
     staging.mkdir()
     try:
         extract(archive, staging)
-        root = _dataset_root(staging, dataset.name)
+        root = _dataset_root(staging)
         if target.exists():
             target.rmdir()  # empty, checked above
         os.replace(root, target)

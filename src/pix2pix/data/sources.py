@@ -270,13 +270,14 @@ def holdout_split(source: PairSource, fraction: float) -> tuple[PairSource, Pair
     return source.subset(kept), source.subset(held)
 
 
-def summarize_problems(source: PairSource, data: object) -> str | None:
-    """One warning line for what was left out of a split, or None."""
-    problems = source.report.problems
+def left_out_warning(problems: list[Problem], where: str, data: object, check_options: str = "") -> str | None:
+    """One warning line for the files left out of ``where``, or None when there are none."""
     if not problems:
         return None
-    first = problems[0]
-    return (
-        f"warning: left out {len(problems)} file(s) of split '{source.report.split}' "
-        f"(first: {first}); run 'pix2pix check-data {shown(data)}' for the full list"
-    )
+    return (f"warning: left out {len(problems)} file(s) of {where} (first: {problems[0]}); "
+            f"run 'pix2pix check-data {shown(data)}{check_options}' for the full list")
+
+
+def summarize_problems(source: PairSource, data: object) -> str | None:
+    """The warning for a paired split (see ``left_out_warning``)."""
+    return left_out_warning(source.report.problems, f"split '{source.report.split}'", data)

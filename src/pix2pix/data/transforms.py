@@ -79,6 +79,11 @@ class PairTransform:
         return [np.ascontiguousarray(image) for image in images]
 
 
+def eval_resize(image: np.ndarray, cfg: DataConfig) -> np.ndarray:
+    """One image resized to its ``eval_size``: what validation, test and translate feed the network."""
+    return resize(image, *eval_size(image.shape[0], image.shape[1], cfg))
+
+
 def eval_transform(a: np.ndarray, b: np.ndarray, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray]:
     """Deterministic test-time version: resize both to ``eval_size`` of A."""
     height, width = eval_size(a.shape[0], a.shape[1], cfg)

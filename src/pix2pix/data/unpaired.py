@@ -18,11 +18,11 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from ..config import DataConfig
-from ..errors import DataError, ImageError, shown
+from ..errors import DataError, ImageError
 from . import demo
 from .io import convert_channels, probe_image, read_image
 from .layout import ALL_SPLIT, Problem, detect_layout
-from .sources import decode_each, resolve_channels
+from .sources import decode_each, left_out_warning, resolve_channels
 from .tensors import to_chw_uint8
 from .transforms import PairTransform
 
@@ -175,11 +175,8 @@ def open_unpaired(data: str | Path, split: str, cfg: DataConfig, decode: str = "
 
 
 def side_warning(side: ImageSource, data: object) -> str | None:
-    problems = side.report.problems
-    if not problems:
-        return None
-    return (f"warning: left out {len(problems)} file(s) of {side.report.name} (first: {problems[0]}); "
-            f"run 'pix2pix check-data {shown(data)} --set model.method=cyclegan' for the full list")
+    """The warning for one side of an unpaired split (see ``left_out_warning``)."""
+    return left_out_warning(side.report.problems, side.report.name, data, " --set model.method=cyclegan")
 
 
 class UnpairedDataset(Dataset):

@@ -17,7 +17,7 @@ from torch import nn
 from ..config import Config
 from ..data.io import write_image
 from ..data.sources import PairSource
-from ..data.transforms import eval_size, eval_transform, resize
+from ..data.transforms import eval_resize, eval_transform
 from ..data.unpaired import ImageSource
 from ..evaluation.images import grid
 from ..evaluation.metrics import l1
@@ -60,18 +60,14 @@ class PairValidator:
         return value, image
 
 
-def _prepare(image: np.ndarray, cfg: Config) -> np.ndarray:
-    return resize(image, *eval_size(image.shape[0], image.shape[1], cfg.data))
-
-
 class CycleValidator:
     """Cycle-consistency L1 on the first ``train.val_images`` A and B validation images."""
 
     def __init__(self, cfg: Config, a: ImageSource | None, b: ImageSource | None, paths: RunPaths) -> None:
         self.cfg, self.paths = cfg, paths
         count = cfg.train.val_images
-        self.a = [_prepare(a.load(i), cfg) for i in range(min(count, len(a)))] if a is not None else []
-        self.b = [_prepare(b.load(i), cfg) for i in range(min(count, len(b)))] if b is not None else []
+        self.a = [eval_resize(a.load(i), cfg.data) for i in range(min(count, len(a)))] if a is not None else []
+        self.b = [eval_resize(b.load(i), cfg.data) for i in range(min(count, len(b)))] if b is not None else []
 
     def cycle(self, generator_for: GeneratorFor, images: list[np.ndarray], forward: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """(translated, reconstructed) for ``images`` going ``forward`` and back."""
