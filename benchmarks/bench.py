@@ -93,7 +93,8 @@ def peak_memory_mb() -> float:
 
 
 # ---------------------------------------------------------------------- the two sides
-def reference_nets(spec: dict[str, Any]) -> tuple[torch.nn.Module, torch.nn.Module]:
+def shared_nets(spec: dict[str, Any]) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """G and D with the shared initial weights, built by the project (the reference converts them)."""
     from pix2pix.config import load_config
     from pix2pix.methods.base import discriminator_from_config, generator_from_config
 
@@ -110,7 +111,7 @@ def reference_train(spec: dict[str, Any]) -> tuple[Any, Any, torch.nn.Module]:
     """(step function, batch iterator, G) of the research loop."""
     import reference
 
-    G, D = reference_nets(spec)
+    G, D = (reference.research_layers(net) for net in shared_nets(spec))
     loop = reference.ReferenceLoop(G, D)
     files = sorted((Path(spec["data"]) / "train").glob("*.jpg"))
     loader = reference.make_loader(files, round(spec["size"] * 286 / 256), spec["size"], spec["workers"], seed=0)
@@ -221,10 +222,11 @@ def run_quality(spec: dict[str, Any]) -> dict[str, Any]:
 def run_infer(spec: dict[str, Any]) -> dict[str, Any]:
     pairs = test_arrays(Path(spec["data"]))
     images = [a for a, _ in pairs]
-    G, _ = reference_nets(spec)
+    G, _ = shared_nets(spec)
     if spec["side"] == "ref":
         import reference
 
+        G = reference.research_layers(G)
         translate = lambda image: reference.reference_translate(G, image)  # noqa: E731
         compile_s = 0.0
     else:

@@ -57,6 +57,19 @@ class AlignedJPEGDataset(torch.utils.data.Dataset):
         return {"A": out[0], "B": out[1]}
 
 
+def research_layers(net: nn.Module) -> nn.Module:
+    """The network with torch.nn's own convolution classes, as the research code builds it.
+
+    The project's U-Net uses subclasses that run weight-bound layers as one matmul on
+    the CPU; the reference must not benefit from that, so they become the plain
+    classes again (same parameters, same state dict)."""
+    for module in net.modules():
+        for plain in (nn.ConvTranspose2d, nn.Conv2d):
+            if isinstance(module, plain) and type(module) is not plain:
+                module.__class__ = plain
+    return net
+
+
 def set_requires_grad(net: nn.Module, flag: bool) -> None:
     for p in net.parameters():
         p.requires_grad = flag

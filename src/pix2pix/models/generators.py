@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from .layers import Dropout, conv_bias, norm_layer
+from .matmul_conv import Conv2d, ConvTranspose2d
 from .registry import register_generator
 
 
@@ -43,11 +44,12 @@ class UNet(nn.Module):
         make_norm, bias = norm_layer(norm), conv_bias(norm)
         widths = [ngf * min(2**i, 8) for i in range(depth)]  # channels after encoder layer i
 
+        # Conv2d/ConvTranspose2d: nn's layers, with the weight-bound inner ones as one matmul on CPU
         def down(cin: int, cout: int) -> nn.Conv2d:
-            return nn.Conv2d(cin, cout, kernel_size=4, stride=2, padding=1, bias=bias)
+            return Conv2d(cin, cout, kernel_size=4, stride=2, padding=1, bias=bias)
 
         def up(cin: int, cout: int, use_bias: bool = bias) -> nn.ConvTranspose2d:
-            return nn.ConvTranspose2d(cin, cout, kernel_size=4, stride=2, padding=1, bias=use_bias)
+            return ConvTranspose2d(cin, cout, kernel_size=4, stride=2, padding=1, bias=use_bias)
 
         encoder: list[nn.Module] = [down(in_channels, widths[0])]
         for i in range(1, depth - 1):

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 from .. import __version__
 from ..config import RESUMABLE_KEYS, Config, changed_keys, to_toml
 from ..data.datasets import EpochBatchSampler, PairDataset, collate_pairs
+from ..allocator import keep_freed_memory
 from ..data.palette import input_palette
 from ..data.io import atomic_write
 from ..data.sources import PairSource, available_splits, holdout_indices, holdout_split, open_pairs, summarize_problems
@@ -171,6 +172,8 @@ class Trainer:
         device = select_device(cfg.train.device)
         distributed.check_norm(cfg.model.norm, device)
         self.device = distributed.setup(self.dist, device)
+        if self.device.type == "cpu":
+            keep_freed_memory()
         self.data = open_training_data(cfg, data, self.paths)
         self.method: Method = build_method(cfg, self.data.channels, self.device)
         channels_last = resolve_channels_last(cfg.train.channels_last, self.device)

@@ -1,0 +1,31 @@
+"""Keep freed CPU memory in the process instead of handing it back to the OS after every step.
+
+glibc serves allocations above its mmap threshold (at most 32 MB) with fresh
+pages and unmaps them on free, so each training step page-faults its large
+tensors in again: the fp32 gradient of one 1024->512 U-Net layer is 33.5 MB,
+and casting into it took 9.2 ms in a fresh allocation against 1.3 ms in reused
+memory (2-core AMD Zen 5). Serving everything from the heap and never trimming
+it made a 256 px batch-1 step 8% faster (median 238 -> 220 ms); peak RSS stayed
+within run-to-run noise, since the memory is reused, not added.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+
+_M_TRIM_THRESHOLD = -1  # from glibc's malloc.h
+_M_MMAP_MAX = -4
+
+
+@functools.lru_cache(maxsize=None)
+def keep_freed_memory() -> bool:
+    """Tell glibc malloc to reuse freed memory; False where the C library is not glibc."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))

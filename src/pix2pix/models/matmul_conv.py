@@ -1,0 +1,92 @@
+"""Convolutions that switch to one matrix product where a CPU convolution is weight-bound.
+
+The U-Net's inner layers hold most of its weights (8.4M in each 1024->512
+transposed conv) but see only 1x1 to 8x8 pixels. There oneDNN's convolution
+spends its time re-laying out the weights, not computing: at batch 1, 256 px,
+bf16, forward+backward of the 2x2->4x4 transposed layer took 32 ms, the same
+maths as im2col/col2im around a single matmul 9 ms (2 cores, AMD Zen 5;
+benchmarks/small_convs.py measures every U-Net layer). So these layers run as
+
+    conv:            y = W (Cout, Cin*k*k) @ unfold(x)
+    transposed conv: y = fold(x^T @ W (Cin, Cout*k*k))
+
+when few output rows share each weight, on the CPU, in eager mode. Elsewhere
+(CUDA, large feature maps, tracing, export, torch.compile) they are the plain
+PyTorch layers, with identical parameters and state dicts.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# Matmul rows (batch x positions) up to which the matrix product wins, measured per layer type at
+# batch 1 and 8 (benchmarks/small_convs.py): beyond them oneDNN's direct convolution is faster.
+CONV_MAX_ROWS = 128  # output positions
+TRANSPOSED_MAX_ROWS = 512  # input positions
+
+
+def _eager_cpu(x: torch.Tensor) -> bool:
+    return (
+        x.device.type == "cpu"
+        and not torch.jit.is_tracing()
+        and not torch.jit.is_scripting()
+        and not torch.compiler.is_compiling()
+    )
+
+
+class Conv2d(nn.Conv2d):
+    """nn.Conv2d whose weight-bound calls run as one matmul (see module docstring)."""
+
+    def _matmul_ok(self, x: torch.Tensor) -> bool:
+        if self.groups != 1 or self.padding_mode != "zeros" or isinstance(self.padding, str) or x.dim() != 4:
+            return False
+        if not _eager_cpu(x):
+            return False
+        h, w = (
+            (size + 2 * p - d * (k - 1) - 1) // s + 1
+            for size, p, d, k, s in zip(x.shape[2:], self.padding, self.dilation, self.kernel_size, self.stride)
+        )
+        return x.shape[0] * h * w <= CONV_MAX_ROWS
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self._matmul_ok(x):
+            return super().forward(x)
+        batch, _, height, width = x.shape
+        out_h, out_w = (
+            (size + 2 * p - d * (k - 1) - 1) // s + 1
+            for size, p, d, k, s in zip((height, width), self.padding, self.dilation, self.kernel_size, self.stride)
+        )
+        cols = F.unfold(x, self.kernel_size, dilation=self.dilation, padding=self.padding, stride=self.stride)
+        y = self.weight.reshape(self.out_channels, -1) @ cols  # (B, Cout, L)
+        y = y.reshape(batch, self.out_channels, out_h, out_w)
+        if self.bias is not None:
+            y = y + self.bias.reshape(1, -1, 1, 1).to(y.dtype)
+        return y
+
+
+class ConvTranspose2d(nn.ConvTranspose2d):
+    """nn.ConvTranspose2d whose weight-bound calls run as one matmul + col2im (see module docstring)."""
+
+    def _matmul_ok(self, x: torch.Tensor) -> bool:
+        if self.groups != 1 or self.padding_mode != "zeros" or x.dim() != 4:
+            return False
+        return _eager_cpu(x) and x.shape[0] * x.shape[2] * x.shape[3] <= TRANSPOSED_MAX_ROWS
+
+    def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
+        if output_size is not None or not self._matmul_ok(x):
+            return super().forward(x, output_size)
+        batch, cin, height, width = x.shape
+        out_hw = tuple(
+            (size - 1) * s - 2 * p + d * (k - 1) + op + 1
+            for size, s, p, d, k, op in zip(
+                (height, width), self.stride, self.padding, self.dilation, self.kernel_size, self.output_padding
+            )
+        )
+        rows = x.flatten(2).transpose(1, 2)  # (B, H*W, Cin)
+        cols = rows @ self.weight.reshape(cin, -1)  # (B, H*W, Cout*k*k)
+        y = F.fold(cols.transpose(1, 2), out_hw, self.kernel_size, dilation=self.dilation, padding=self.padding, stride=self.stride)
+        if self.bias is not None:
+            y = y + self.bias.reshape(1, -1, 1, 1).to(y.dtype)
+        return y
