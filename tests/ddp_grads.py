@@ -18,7 +18,7 @@ def main(data: str, run: str, out: str, batch_size: int, method: str) -> None:
         f"model.method={method}", "model.norm=instance", "model.dropout=0", "model.ngf=8", "model.ndf=8",
         "data.preprocess=none", "data.flip=false", "data.num_workers=0", "data.val_fraction=0",
         f"train.batch_size={batch_size}", "train.val_every=0", "train.sample_every=0", "train.pool_size=0",
-        "loss.lambda_identity=0", "train.precision=fp32",
+        "loss.lambda_identity=0", "train.precision=fp32", "train.step_in_backward=false",  # keep the gradients to compare
     ])
     trainer = Trainer(cfg, data, Path(run), progress=False)
     indices = next(iter(trainer.sampler))

@@ -8,6 +8,8 @@ from typing import Any, Callable
 import torch
 
 from ..errors import ConfigError
+from . import backward_step
+from .backward_step import BackwardSteps
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -61,6 +63,7 @@ class Precision:
         skip_nonfinite: bool = False,
         any_rank: Callable[[bool], bool] | None = None,
         batch_size: int = 1,
+        step_in_backward: bool = False,
     ) -> None:
         kind = resolve_precision(kind, device, batch_size)
         if kind not in ("fp32", "bf16", "fp16"):
@@ -75,6 +78,8 @@ class Precision:
         self.skipped = 0
         self.measure_grads = False  # set by the trainer on steps it logs
         self.grad_norms: dict[int, float] = {}  # id(optimizer) -> gradient norm of its parameters
+        # Adam inside backward: not with fp16, whose loss scaler must see every gradient before any step
+        self.backward_steps = BackwardSteps() if step_in_backward and kind != "fp16" else None
 
     def autocast(self) -> AbstractContextManager[Any]:
         if self.dtype is None:
@@ -85,6 +90,12 @@ class Precision:
         if self.skip_nonfinite and self.any_rank(not bool(torch.isfinite(loss.detach()).all())):
             optimizer.zero_grad(set_to_none=True)
             self.skipped += 1
+            return
+        if self.backward_steps is not None and backward_step.supports(optimizer):
+            with self.backward_steps.stepping(optimizer, measure=self.measure_grads) as steps:
+                loss.backward()
+            if self.measure_grads:
+                self.grad_norms[id(optimizer)] = steps.grad_norm()
             return
         if self.kind != "fp16":
             loss.backward()

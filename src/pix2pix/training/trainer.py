@@ -179,7 +179,8 @@ class Trainer:
         channels_last = resolve_channels_last(cfg.train.channels_last, self.device)
         self.precision = Precision(cfg.train.precision, self.device, channels_last,
                                    skip_nonfinite=cfg.train.on_nan == "skip", any_rank=lambda flag: distributed.any_rank(self.dist, flag)[0],
-                                   batch_size=cfg.train.batch_size)
+                                   batch_size=cfg.train.batch_size,
+                                   step_in_backward=cfg.train.step_in_backward and not self.dist.enabled)
         if channels_last:
             for net in self.method.networks().values():
                 net.to(memory_format=torch.channels_last)

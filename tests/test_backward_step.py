@@ -1,0 +1,60 @@
+"""Adam inside backward gives exactly the updates of Adam after backward, with less memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import tiny_config
+from pix2pix.models import unwrap
+from pix2pix.training.backward_step import BackwardSteps
+from pix2pix.training.trainer import Trainer
+
+
+def _train(data: Path, run: Path, method: str, in_backward: bool, steps: int = 3) -> tuple[Trainer, list[dict]]:
+    extra = ["model.method=cyclegan", "train.pool_size=2"] if method == "cyclegan" else []
+    cfg = tiny_config(*extra, f"train.step_in_backward={str(in_backward).lower()}", "train.precision=fp32", "train.seed=3")
+    trainer = Trainer(cfg, data, run, progress=False)
+    batches = iter(trainer.make_loader())
+    norms = []
+    for _ in range(steps):
+        trainer.precision.measure_grads = True
+        trainer.method.train_step(next(batches), trainer.precision)
+        norms.append(dict(trainer.precision.grad_norms))
+    return trainer, norms
+
+
+@pytest.mark.parametrize("method", ["pix2pix", "cyclegan"])
+def test_same_weights_and_optimizer_state_bit_for_bit(folder_data: Path, tmp_path: Path, method: str):
+    classic, classic_norms = _train(folder_data, tmp_path / "a", method, in_backward=False)
+    fused, fused_norms = _train(folder_data, tmp_path / "b", method, in_backward=True)
+    assert fused.precision.backward_steps is not None and classic.precision.backward_steps is None
+    for name, net in classic.method.networks().items():
+        other = dict(unwrap(fused.method.networks()[name]).named_parameters())
+        for key, p in unwrap(net).named_parameters():
+            assert torch.equal(p, other[key]), f"{name}.{key} differs"
+            assert other[key].grad is None  # freed as soon as it was used
+    for name, opt in classic.method.optimizers().items():
+        a, b = opt.state_dict(), fused.method.optimizers()[name].state_dict()
+        assert a["param_groups"] == b["param_groups"]
+        assert a["state"].keys() == b["state"].keys()
+        for index, state in a["state"].items():
+            for key, value in state.items():
+                assert torch.equal(value, b["state"][index][key]), f"{name} state {index}.{key}"
+    for a, b in zip(classic_norms, fused_norms):
+        assert sorted(a.values()) == pytest.approx(sorted(b.values()), rel=1e-5)
+
+
+def test_hooks_act_only_inside_stepping():
+    layer = torch.nn.Linear(3, 2)
+    opt = torch.optim.Adam(layer.parameters(), lr=0.1)
+    steps = BackwardSteps()
+    with steps.stepping(opt):
+        layer(torch.ones(1, 3)).sum().backward()
+    assert all(p.grad is None for p in layer.parameters())
+    before = [p.detach().clone() for p in layer.parameters()]
+    layer(torch.ones(1, 3)).sum().backward()  # outside: an ordinary backward
+    assert all(p.grad is not None for p in layer.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(before, layer.parameters()))
