@@ -52,6 +52,10 @@ def resolve_channels_last(setting: str | bool, device: torch.device) -> bool:
     return device.type == "cuda" if setting == "auto" else setting == "true"
 
 
+def resolve_step_in_backward(setting: str, device: torch.device) -> bool:
+    return device.type == "cpu" if setting == "auto" else setting == "true"
+
+
 class Precision:
     """Autocast for forward passes and backward+step with a GradScaler for fp16."""
 

@@ -36,7 +36,7 @@ from . import checkpoint as ckpt
 from .logger import RunLogger, progress_bar, truncate_log
 from .monitor import CYCLEGAN_SIGNALS, PIX2PIX_SIGNALS, HealthMonitor
 from . import distributed
-from .precision import Precision, resolve_channels_last, select_device
+from .precision import Precision, resolve_channels_last, resolve_step_in_backward, select_device
 from .schedule import lr_factor
 from .validation import CycleValidator, PairValidator, Validator
 
@@ -180,7 +180,7 @@ class Trainer:
         self.precision = Precision(cfg.train.precision, self.device, channels_last,
                                    skip_nonfinite=cfg.train.on_nan == "skip", any_rank=lambda flag: distributed.any_rank(self.dist, flag)[0],
                                    batch_size=cfg.train.batch_size,
-                                   step_in_backward=cfg.train.step_in_backward and not self.dist.enabled)
+                                   step_in_backward=resolve_step_in_backward(cfg.train.step_in_backward, self.device) and not self.dist.enabled)
         if channels_last:
             for net in self.method.networks().values():
                 net.to(memory_format=torch.channels_last)
