@@ -2,17 +2,20 @@
 
 The U-Net's inner layers hold most of its weights (8.4M in each 1024->512
 transposed conv) but see only 1x1 to 8x8 pixels. There oneDNN's convolution
-spends its time re-laying out the weights, not computing: at batch 1, 256 px,
-bf16, forward+backward of the 2x2->4x4 transposed layer took 32 ms, the same
-maths as im2col/col2im around a single matmul 9 ms (2 cores, AMD Zen 5;
-benchmarks/small_convs.py measures every U-Net layer). So these layers run as
+spends its time re-laying out the weights, not computing: at batch 1, bf16,
+forward+backward of the 2x2->4x4 transposed layer took 13.3 ms, the same maths
+as im2col/col2im around a single matmul 5.1 ms; the nine layers that take this
+path at 256 px went from 96 to 53 ms (2 cores, AMD Zen 5;
+benchmarks/small_convs.py times every U-Net layer both ways). So they run as
 
     conv:            y = W (Cout, Cin*k*k) @ unfold(x)
     transposed conv: y = fold(x^T @ W (Cin, Cout*k*k))
 
 when few output rows share each weight, on the CPU, in eager mode. Elsewhere
-(CUDA, large feature maps, tracing, export, torch.compile) they are the plain
-PyTorch layers, with identical parameters and state dicts.
+they are the plain PyTorch layers, with identical parameters and state dicts:
+on CUDA, on large feature maps, when traced or exported (a graph must not bake
+in one input size's shapes), and under torch.compile (inductor lowers
+fold/unfold poorly: compiled inference fell from 49 to 30 img/s with them).
 """
 
 from __future__ import annotations
@@ -39,25 +42,26 @@ def _eager_cpu(x: torch.Tensor) -> bool:
 class Conv2d(nn.Conv2d):
     """nn.Conv2d whose weight-bound calls run as one matmul (see module docstring)."""
 
+    def _out_size(self, x: torch.Tensor) -> tuple[int, int]:
+        h, w = (
+            (size + 2 * p - d * (k - 1) - 1) // s + 1
+            for size, p, d, k, s in zip(x.shape[2:], self.padding, self.dilation, self.kernel_size, self.stride)
+        )
+        return h, w
+
     def _matmul_ok(self, x: torch.Tensor) -> bool:
         if self.groups != 1 or self.padding_mode != "zeros" or isinstance(self.padding, str) or x.dim() != 4:
             return False
         if not _eager_cpu(x):
             return False
-        h, w = (
-            (size + 2 * p - d * (k - 1) - 1) // s + 1
-            for size, p, d, k, s in zip(x.shape[2:], self.padding, self.dilation, self.kernel_size, self.stride)
-        )
-        return x.shape[0] * h * w <= CONV_MAX_ROWS
+        out_h, out_w = self._out_size(x)
+        return x.shape[0] * out_h * out_w <= CONV_MAX_ROWS
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self._matmul_ok(x):
             return super().forward(x)
-        batch, _, height, width = x.shape
-        out_h, out_w = (
-            (size + 2 * p - d * (k - 1) - 1) // s + 1
-            for size, p, d, k, s in zip((height, width), self.padding, self.dilation, self.kernel_size, self.stride)
-        )
+        batch = x.shape[0]
+        out_h, out_w = self._out_size(x)
         cols = F.unfold(x, self.kernel_size, dilation=self.dilation, padding=self.padding, stride=self.stride)
         y = self.weight.reshape(self.out_channels, -1) @ cols  # (B, Cout, L)
         y = y.reshape(batch, self.out_channels, out_h, out_w)

@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 import torch
 
+from ..allocator import keep_freed_memory
 from ..errors import ConfigError
 from . import backward_step
 from .backward_step import BackwardSteps
@@ -53,7 +54,12 @@ def resolve_channels_last(setting: str | bool, device: torch.device) -> bool:
 
 
 def resolve_step_in_backward(setting: str, device: torch.device) -> bool:
-    return device.type == "cpu" if setting == "auto" else setting == "true"
+    """auto: on for CPU where freed memory stays in the process. Freeing each gradient right after
+    its update otherwise hands 33 MB blocks back to the OS and faults them in again every step
+    (measured 220 ms per step with the allocator setting, 276 without; 225-244 ms stepping after backward)."""
+    if setting != "auto":
+        return setting == "true"
+    return device.type == "cpu" and keep_freed_memory()
 
 
 class Precision:
