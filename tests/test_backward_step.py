@@ -14,7 +14,7 @@ from pix2pix.training.trainer import Trainer
 
 
 def _train(data: Path, run: Path, method: str, in_backward: bool, steps: int = 3) -> tuple[Trainer, list[dict]]:
-    extra = ["model.method=cyclegan", "train.pool_size=2"] if method == "cyclegan" else []
+    extra = {"cyclegan": ["model.method=cyclegan", "train.pool_size=2"], "wgangp": ["loss.gan_mode=wgangp"]}.get(method, [])
     cfg = tiny_config(*extra, f"train.step_in_backward={str(in_backward).lower()}", "train.precision=fp32", "train.seed=3")
     trainer = Trainer(cfg, data, run, progress=False)
     batches = iter(trainer.make_loader())
@@ -26,7 +26,7 @@ def _train(data: Path, run: Path, method: str, in_backward: bool, steps: int = 3
     return trainer, norms
 
 
-@pytest.mark.parametrize("method", ["pix2pix", "cyclegan"])
+@pytest.mark.parametrize("method", ["pix2pix", "cyclegan", "wgangp"])  # wgangp: a double backward into D
 def test_same_weights_and_optimizer_state_bit_for_bit(folder_data: Path, tmp_path: Path, method: str):
     classic, classic_norms = _train(folder_data, tmp_path / "a", method, in_backward=False)
     fused, fused_norms = _train(folder_data, tmp_path / "b", method, in_backward=True)
@@ -58,3 +58,24 @@ def test_hooks_act_only_inside_stepping():
     layer(torch.ones(1, 3)).sum().backward()  # outside: an ordinary backward
     assert all(p.grad is not None for p in layer.parameters())
     assert all(torch.equal(a, b) for a, b in zip(before, layer.parameters()))
+
+
+def test_learning_rate_changes_reach_the_hooks_after_load_state_dict():
+    """load_state_dict replaces the optimizer's group dicts; the hooks must read the live ones."""
+    torch.manual_seed(0)
+    layers = [torch.nn.Linear(3, 2) for _ in range(2)]
+    opts = [torch.optim.Adam(layer.parameters(), lr=0.1, fused=True) for layer in layers]
+    steps = BackwardSteps()
+    layers[1].load_state_dict(layers[0].state_dict())
+    for opt, layer in zip(opts, layers):
+        with steps.stepping(opt):  # hooks attached with the first group dicts
+            layer(torch.ones(1, 3)).sum().backward()
+    for opt in opts:
+        opt.load_state_dict(opt.state_dict())  # as a resume does: new group dicts
+        opt.param_groups[0]["lr"] = 0.001
+    with steps.stepping(opts[0]):
+        layers[0](torch.ones(1, 3)).sum().backward()
+    layers[1](torch.ones(1, 3)).sum().backward()  # the classic step, for comparison
+    opts[1].step()
+    for a, b in zip(layers[0].parameters(), layers[1].parameters()):
+        assert torch.equal(a, b)

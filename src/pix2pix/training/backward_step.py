@@ -37,9 +37,9 @@ class BackwardSteps:
     def _attach(self, optimizer: torch.optim.Optimizer) -> None:
         if id(optimizer) in self._hooked:
             return
-        for group in optimizer.param_groups:
+        for index, group in enumerate(optimizer.param_groups):  # by index: load_state_dict replaces the group dicts
             for param in group["params"]:
-                param.register_post_accumulate_grad_hook(functools.partial(self._on_grad, optimizer, group))
+                param.register_post_accumulate_grad_hook(functools.partial(self._on_grad, optimizer, index))
         self._hooked.add(id(optimizer))
 
     @contextmanager
@@ -57,13 +57,13 @@ class BackwardSteps:
     def grad_norm(self) -> float:
         return float(self._squares.sqrt()) if self._squares is not None else 0.0
 
-    def _on_grad(self, optimizer: torch.optim.Optimizer, group: dict[str, Any], param: torch.Tensor) -> None:
+    def _on_grad(self, optimizer: torch.optim.Optimizer, group_index: int, param: torch.Tensor) -> None:
         if self._active is not optimizer or param.grad is None:
             return  # a backward outside stepping(): leave the gradient where it is
         with torch.no_grad():
             if self._squares is not None:
                 self._squares += param.grad.detach().double().square().sum().cpu()
-            _adam_step_one(optimizer, group, param)
+            _adam_step_one(optimizer, optimizer.param_groups[group_index], param)
         param.grad = None
 
 

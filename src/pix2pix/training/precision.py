@@ -10,7 +10,6 @@ import torch
 from ..allocator import keep_freed_memory
 from ..errors import ConfigError
 from . import backward_step
-from .backward_step import BackwardSteps
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -89,7 +88,7 @@ class Precision:
         self.measure_grads = False  # set by the trainer on steps it logs
         self.grad_norms: dict[int, float] = {}  # id(optimizer) -> gradient norm of its parameters
         # Adam inside backward: not with fp16, whose loss scaler must see every gradient before any step
-        self.backward_steps = BackwardSteps() if step_in_backward and kind != "fp16" else None
+        self.backward_steps = backward_step.BackwardSteps() if step_in_backward and kind != "fp16" else None
 
     def autocast(self) -> AbstractContextManager[Any]:
         if self.dtype is None:

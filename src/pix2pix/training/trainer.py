@@ -20,9 +20,9 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from .. import __version__
+from ..allocator import keep_freed_memory
 from ..config import RESUMABLE_KEYS, Config, changed_keys, to_toml
 from ..data.datasets import EpochBatchSampler, PairDataset, collate_pairs
-from ..allocator import keep_freed_memory
 from ..data.palette import input_palette
 from ..data.io import atomic_write
 from ..data.sources import PairSource, available_splits, holdout_indices, holdout_split, open_pairs, summarize_problems
