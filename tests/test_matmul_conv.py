@@ -114,12 +114,3 @@ def test_unet_inner_layers_take_the_matmul_path(monkeypatch):
     # encoder: outputs 128,64,32,16 px -> conv; 8,4,2,1 -> matmul. decoder inputs 1,2,4,8,16 -> matmul; 32,64,128 -> conv
     assert taken.count(True) == 9 and taken.count(False) == 7
 
-
-def test_keep_freed_memory_is_idempotent_and_harmless():
-    from pix2pix.allocator import keep_freed_memory
-
-    first = keep_freed_memory()
-    assert keep_freed_memory() is first
-    big = torch.ones(64, 1024, 1024)  # 256 MB: would have been mmapped
-    del big
-    assert torch.ones(64, 1024, 1024).sum().item() == 64 * 1024 * 1024
