@@ -237,12 +237,13 @@ def run_infer(spec: dict[str, Any]) -> dict[str, Any]:
 
         cfg = load_config(None, bench_overrides(spec["size"], 1, 0, False, spec["device"]))
         model = LoadedModel(cfg, "pix2pix", (3, 3), {"AtoB": G}, 0, Path("<bench>"))
-        translator = Translator(model, device=spec["device"], precision=spec["precision"], compile=spec["compile"],
-                                scale="native", tile_size=0)
+        translator = Translator(model, device=spec["device"], scale="native", tile_size=0, **spec["options"])
         translate = lambda image: translator.translate_arrays([image])[0]  # noqa: E731
         started = time.perf_counter()
+        translator.warm_up((1,))  # what the server does at start; compiles only where compiling is on / pays
         translate(images[0])
         compile_s = time.perf_counter() - started
+        precision_used, compiled = translator.precision.kind, bool(translator.runner.compiled_shapes)
     for image in images[: spec["warmup"]]:
         translate(image)
     _sync(spec["device"])
@@ -254,16 +255,34 @@ def run_infer(spec: dict[str, Any]) -> dict[str, Any]:
     result = {"img_per_s": spec["count"] / elapsed, "compile_s": compile_s, "peak_mb": peak_memory_mb()}
     if spec["side"] == "ref":
         result["flops_per_image"] = counted_flops(lambda: translate(images[0]))
+    else:
+        result.update(precision=precision_used, compiled=compiled)
     return result
+
+
+def inference_variants(device: str) -> list[tuple[str, dict[str, Any]]]:
+    """Our inference rows: the default path (no options), then each faster opt-in setting there is."""
+    from pix2pix.training.precision import cpu_has_native_bf16
+
+    variants: list[tuple[str, dict[str, Any]]] = [("default", {}), ("opt-in compile", {"compile": True})]
+    if device == "cuda" or cpu_has_native_bf16():
+        variants += [("opt-in bf16", {"precision": "bf16", "compile": False}),
+                     ("opt-in bf16 + compile", {"precision": "bf16", "compile": True})]
+    return variants
 
 
 def run_peak(spec: dict[str, Any]) -> dict[str, Any]:
     """GFLOP/s of one large convolution and one large matmul, bf16 and fp32: the hardware's practical peak.
 
     The best of several timed runs: a shared machine's slow moments are not its peak."""
+    from pix2pix.training.precision import cpu_has_native_bf16
+
     device = torch.device(spec["device"])
     results = {}
-    for name, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32)):
+    kinds = [("fp32", torch.float32)]
+    if device.type == "cuda" or cpu_has_native_bf16():  # elsewhere bf16 is emulated: minutes per conv, no peak
+        kinds.insert(0, ("bf16", torch.bfloat16))
+    for name, dtype in kinds:
         x = torch.randn(8, 256, 64, 64, device=device).to(dtype).contiguous(memory_format=torch.channels_last)
         conv = torch.nn.Conv2d(256, 256, 3, padding=1).to(device).to(dtype).to(memory_format=torch.channels_last)
         a, b = (torch.randn(2048, 2048, device=device).to(dtype) for _ in range(2))
@@ -346,7 +365,6 @@ def main(argv: list[str] | None = None) -> int:
     seconds = args.seconds if args.seconds is not None else (6.0 if quick else 120.0)
     steps = dict(warmup=2, steps=3) if quick else dict(warmup=3, steps=12)
     infer = dict(warmup=2, count=4) if quick else dict(warmup=3, count=16)
-    precision = "auto"
     timeout = 600 if quick else 3600
     base = {"device": device, "threads": args.threads, "workers": args.workers}
     rows: list[tuple[str, ...]] = []
@@ -365,15 +383,19 @@ def main(argv: list[str] | None = None) -> int:
             ours1 = spawn({**spec, "task": "train", "side": "ours", "batch": 1, **heavy}, timeout)
             oursn = spawn({**spec, "task": "train", "side": "ours", "batch": args.batch, "compile": args.compile_train and not quick, **heavy}, timeout)
             iref = spawn({**spec, "task": "infer", "side": "ref", **infer}, timeout)
-            iours = spawn({**spec, "task": "infer", "side": "ours", "precision": precision, "compile": True, **infer}, timeout)
+            variants = inference_variants(device) if not quick else inference_variants(device)[:1]
+            iours = {name: spawn({**spec, "task": "infer", "side": "ours", "options": options, **infer}, timeout)
+                     for name, options in variants}
             figures[str(size)] = {"train_ref": ref, "train_ours_b1": ours1, f"train_ours_b{args.batch}": oursn,
-                                  "infer_ref": iref, "infer_ours": iours}
-            for label, r in (("reference (fp32, batch 1)", ref), (f"ours, batch 1 ({ours1.get('precision')})", ours1),
-                             (f"ours, batch {args.batch} ({oursn.get('precision')})", oursn)):
+                                  "infer_ref": iref, "infer_ours": iours["default"], "infer_ours_variants": iours}
+            for label, r in (("reference (fp32, batch 1)", ref), (f"ours, default: batch 1 ({ours1.get('precision')})", ours1),
+                             (f"ours, opt-in batch {args.batch} ({oursn.get('precision')})", oursn)):
                 gflops = r["img_per_s"] * ours1["flops_per_image"] / 1e9
                 rows.append((f"{size}px", "train", label, f"{r['img_per_s']:.2f}", f"{r['img_per_s'] / ref['img_per_s']:.2f}x",
                              f"{r['peak_mb']:.0f}", f"{gflops:.0f}", f"{r.get('compile_s', 0):.0f}"))
-            for label, r in (("reference (fp32, batch 1, train mode)", iref), (f"ours ({precision}, compiled)", iours)):
+            labels = [(name if name != "default" else "ours, default (no options)", r) for name, r in iours.items()]
+            for label, r in [("reference (fp32, batch 1, train mode)", iref)] + [
+                    (f"{label} ({r['precision']}{', compiled' if r['compiled'] else ', eager'})", r) for label, r in labels]:
                 gflops = r["img_per_s"] * iref["flops_per_image"] / 1e9
                 rows.append((f"{size}px", "infer", label, f"{r['img_per_s']:.2f}", f"{r['img_per_s'] / iref['img_per_s']:.2f}x",
                              f"{r['peak_mb']:.0f}", f"{gflops:.0f}", f"{r.get('compile_s', 0):.0f}"))
@@ -395,8 +417,9 @@ def main(argv: list[str] | None = None) -> int:
             s = figures[str(size)]
             ratios[f"train_{size}"] = max(s["train_ours_b1"]["img_per_s"], s[f"train_ours_b{args.batch}"]["img_per_s"]) / s["train_ref"]["img_per_s"]
             ratios[f"infer_{size}"] = s["infer_ours"]["img_per_s"] / s["infer_ref"]["img_per_s"]
-    # What the hardware allows: every FLOP at the measured bf16 peak, nothing else.
-    peak_flops = figures["peak"]["bf16_gflops"] * 1e9
+    # What the hardware allows: every FLOP at the measured peak of our training precision, nothing else.
+    peak_kind = "bf16" if "bf16_gflops" in figures["peak"] else "fp32"
+    peak_flops = figures["peak"][f"{peak_kind}_gflops"] * 1e9
     bounds = {
         f"train_{headline}": peak_flops / h["train_ours_b1"]["flops_per_image"] / h["train_ref"]["img_per_s"],
         f"infer_{headline}": peak_flops / h["infer_ref"]["flops_per_image"] / h["infer_ref"]["img_per_s"],
@@ -409,9 +432,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.workers} DataLoader worker(s) per side{' (quick: ratios indicative only)' if quick else ''}")
     for row in [header, *rows]:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
-    print(f"peak (best of one large conv / matmul): bf16 {peak['bf16_gflops']:.0f} GFLOP/s "
-          f"(conv {peak['bf16_conv_gflops']:.0f}, matmul {peak['bf16_matmul_gflops']:.0f}), fp32 {peak['fp32_gflops']:.0f}")
-    print(f"hardware bound at {headline}px (every FLOP at the bf16 peak): training at most {bounds[f'train_{headline}']:.1f}x "
+    print("peak (best of one large conv / matmul): " + ", ".join(
+        f"{kind} {peak[f'{kind}_gflops']:.0f} GFLOP/s (conv {peak[f'{kind}_conv_gflops']:.0f}, matmul {peak[f'{kind}_matmul_gflops']:.0f})"
+        for kind in ("bf16", "fp32") if f"{kind}_gflops" in peak))
+    print(f"hardware bound at {headline}px (every FLOP at the {peak_kind} peak): training at most {bounds[f'train_{headline}']:.1f}x "
           f"the reference, inference at most {bounds[f'infer_{headline}']:.1f}x")
     q = figures["quality"]
     print(f"quality after {seconds:g} s of training each at {headline}px (held-out L1, lower is better): "

@@ -41,7 +41,7 @@ def test_our_side_calls_the_trainers_step_and_the_translator(tmp_path: Path, mon
     assert calls == {"train_step": 0, "translate_arrays": 0, "make_loader": 0}  # the reference is its own loop
     ours = bench.run_train({**spec, "side": "ours", "batch": 2})
     assert calls["train_step"] >= 3 and calls["make_loader"] == 1  # warm-up, timed step, FLOP count
-    ours_infer = bench.run_infer({**spec, "side": "ours", "precision": "fp32", "compile": False, "count": 1})
+    ours_infer = bench.run_infer({**spec, "side": "ours", "options": {"precision": "fp32", "compile": False}, "count": 1})
     assert calls["translate_arrays"] >= 2
     for result in (ref, ours, ref_infer, ours_infer):
         assert result["img_per_s"] > 0 and result["peak_mb"] > 0

@@ -167,3 +167,39 @@ def test_drawing_page_in_chromium(live_server: str, trained_run: Path):
     assert output.shape == expected.shape
     assert np.abs(output - expected).max() <= 1  # within 1/255
     assert np.asarray(drawing.convert("L")).std() > 5  # the strokes really are in the drawing
+
+
+def test_serve_on_a_port_in_use_is_a_one_line_error(cli, trained_run: Path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        r = cli("serve", trained_run, "--port", port)
+    assert r.code == 2
+    assert r.err.strip() == f"error: --port {port}: already in use on 127.0.0.1 (stop what listens there or choose another port)"
+
+
+def test_health_says_starting_until_the_warm_up_is_done(trained_run: Path, monkeypatch):
+    release, started = threading.Event(), threading.Event()
+    warmed: list[tuple[int, ...]] = []
+
+    def slow_warm_up(self, batch_sizes=(1,)):
+        started.set()
+        assert release.wait(60)
+        warmed.append(tuple(batch_sizes))
+
+    monkeypatch.setattr(Translator, "warm_up", slow_warm_up)
+    with TestClient(create_app(trained_run, ServeOptions(max_batch=4))) as c:
+        assert started.wait(30)
+        r = c.get("/health")
+        assert r.status_code == 503 and r.json()["status"] == "starting"
+        result: dict = {}
+        request = threading.Thread(target=lambda: result.update(r=c.post("/translate", content=png(64, 64))))
+        request.start()  # waits for the warm-up, then is served
+        time.sleep(0.3)
+        assert "r" not in result
+        release.set()
+        request.join(60)
+        assert result["r"].status_code == 200
+        assert c.get("/health").json()["status"] == "ok"
+    assert warmed == [(1, 4)]  # the training size at batch 1 and at the micro-batch size

@@ -41,7 +41,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .training.trainer import resume, train
 
     if args.nproc and "RANK" not in os.environ:
-        return launch_torchrun(args.nproc, args.argv)
+        from .launcher import launch
+
+        return launch(args.nproc, args.argv)
     if args.resume:
         if args.config or args.preset or args.init_from:
             raise _usage("--resume continues a run with its saved config; --config, --preset and --init-from apply to new runs")
@@ -53,33 +55,19 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise _usage("train needs DATA and --out RUN (or --resume RUN)")
         cfg = load_config(args.config, args.set, args.preset)
         result = train(cfg, args.data, args.out, init_from=args.init_from, progress=not args.no_progress)
+    stopped_code = 0 if os.environ.get("PIX2PIX_LAUNCHED") else 130  # under --nproc the launcher reports the stop
     if not result.is_main:
-        return 130 if result.status == "interrupted" else 0
+        return stopped_code if result.status == "interrupted" else 0
     best = f", best val L1 {result.best_val_l1:.4f}" if result.best_val_l1 is not None else ""
     if result.status == "interrupted":
         _print(f"interrupted at step {result.step}; checkpoint saved. Resume with: pix2pix train --resume {shown(result.run)}")
-        return 130
+        return stopped_code
+    if result.status == "budget":
+        _print(f"stopped at step {result.step}: the time budget (train.max_minutes) is used up{best}; checkpoint saved. "
+               f"Continue with: pix2pix train --resume {shown(result.run)} --set train.max_minutes=MORE")
+        return 0
     _print(f"done: step {result.step}{best}; run folder {shown(result.run)} (report: {shown(result.run / 'report.html')})")
     return 0
-
-
-def launch_torchrun(nproc: int, argv: list[str]) -> int:
-    """``pix2pix train --nproc N ...`` = ``torchrun --standalone --nproc_per_node=N -m pix2pix train ...``."""
-    import subprocess
-
-    rest, skip = [], False
-    for item in argv:
-        if skip:
-            skip = False
-            continue
-        if item == "--nproc":
-            skip = True
-            continue
-        if item.startswith("--nproc="):
-            continue
-        rest.append(item)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", "-m", "pix2pix", *rest]
-    return subprocess.call(command)
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -98,14 +86,14 @@ def cmd_test(args: argparse.Namespace) -> int:
 def cmd_translate(args: argparse.Namespace) -> int:
     from .data.io import write_image
     from .errors import ImageError
-    from .inference import Translator, as_array, iter_image_files
+    from .inference import Translator, as_array, iter_image_files, load_model
 
-    translator = Translator.from_checkpoint(args.model, which=args.checkpoint, direction=args.direction,
-                                            device=args.device, norm=args.norm, scale=args.scale,
-                                            precision=args.precision, compile=args.compile)
+    model = load_model(args.model, args.checkpoint)
     files = iter_image_files(args.inputs)
     if not files:
         raise _usage("no images to translate (folders are searched for image files, not recursively)")
+    translator = Translator(model, direction=args.direction, device=args.device, norm=args.norm, scale=args.scale,
+                            precision=args.precision, compile=args.compile, expected_images=len(files))
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise _usage(f"--out {shown(out)}: is a file, expected a folder")
@@ -367,9 +355,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_speed_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"],
-                   help="inference precision (default fp32; bf16 is 2-3x faster where the hardware has it)")
-    p.add_argument("--compile", action="store_true", help="torch.compile the generator (slow first call, faster after)")
+    p.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16", "fp16"],
+                   help="inference precision (default: the run's inference.precision, auto = bf16 where the hardware has it natively)")
+    p.add_argument("--compile", default=None, action=argparse.BooleanOptionalAction,
+                   help="torch.compile the generator (default: when the number of images repays the compile time)")
 
 
 def _positive_int(text: str) -> int:
@@ -409,15 +398,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:
+        from .stop_signals import interrupt_on_stop
+
         try:
-            return run_bench(argv[1:])
+            with interrupt_on_stop():
+                return run_bench(argv[1:])
         except Pix2PixError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return exc.exit_code
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
     args = parser.parse_args(argv)
     args.argv = argv
+    from .stop_signals import interrupt_on_stop
+
     try:
-        return args.func(args)
+        with interrupt_on_stop():  # SIGTERM / SIGHUP end a command like Ctrl-C (training saves first)
+            return args.func(args)
     except Pix2PixError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

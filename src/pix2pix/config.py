@@ -147,6 +147,10 @@ class TrainConfig:
     lr_step_epochs: int = 50
     # Stop after this many optimisation steps (0 = run the full schedule).
     max_steps: int = 0
+    # Stop when the training loop has run this many minutes, summed over resumes
+    # (start-up excluded; 0 = no budget). The learning-rate schedule does not
+    # shrink to fit: it still follows n_epochs / n_epochs_decay.
+    max_minutes: float = 0.0
     seed: int = 0
     # Intervals in steps (0 disables); log_every also drives the progress bar's losses.
     log_every: int = 10
@@ -155,8 +159,11 @@ class TrainConfig:
     checkpoint_every: int = 1000
     # Also checkpoint when this many minutes passed since the last one (0 disables).
     checkpoint_minutes: float = 10.0
-    # Periodic checkpoints to keep besides latest and best.
-    keep_checkpoints: int = 3
+    # Periodic checkpoints to keep (each a full training state: weights, both
+    # Adams' moments, RNG; 535 MB for the 128 px U-Net + PatchGAN). 2 = the
+    # newest (latest.pt is a hard link to it) and the one before, which resume
+    # falls back to if the newest is damaged.
+    keep_checkpoints: int = 2
     # Validation pairs scored (and shown in sample grids: the first few).
     val_images: int = 50
     sample_images: int = 4
@@ -200,6 +207,7 @@ class TrainConfig:
         _check(self.n_epochs + self.n_epochs_decay >= 1, "train.n_epochs", "n_epochs + n_epochs_decay must be >= 1")
         _check(self.lr_step_epochs >= 1, "train.lr_step_epochs", "must be >= 1")
         _check(self.max_steps >= 0, "train.max_steps", "must be >= 0 (0 = full schedule)")
+        _check(self.max_minutes >= 0, "train.max_minutes", "must be >= 0 (0 = no time budget)")
         for name in ("log_every", "sample_every", "val_every", "checkpoint_every"):
             _check(getattr(self, name) >= 0, f"train.{name}", "must be >= 0 (0 disables)")
         _check(self.checkpoint_minutes >= 0, "train.checkpoint_minutes", "must be >= 0 (0 disables)")
@@ -226,6 +234,14 @@ class InferenceConfig:
     # Largest side, in pixels, translated in one piece; larger images go through
     # overlapping tiles (0 = never tile).
     tile_size: int = 1024
+    # auto: bf16 where the hardware computes it natively (CPUs with AVX512-BF16 or
+    # AMX, CUDA GPUs with bf16), else fp32. Outputs stay within noise of fp32
+    # (README, "Inference speed"). Validation during training always runs fp32.
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    # torch.compile the generator. auto: when the images that follow repay the
+    # compile (translate/test know their count; a Translator compiles a shape once
+    # the eager time spent on it equals the compile cost); serve compiles at start.
+    compile: Literal["auto", "true", "false"] = "auto"
 
     def __post_init__(self) -> None:
         _check(self.tile_size == 0 or self.tile_size >= 16, "inference.tile_size", "must be 0 or >= 16")
@@ -282,6 +298,7 @@ class Config:
 RESUMABLE_KEYS = frozenset(
     {
         "train.max_steps",
+        "train.max_minutes",
         "train.log_every",
         "train.sample_every",
         "train.val_every",
@@ -296,6 +313,8 @@ RESUMABLE_KEYS = frozenset(
         "train.step_in_backward",
         "data.num_workers",
         "data.cache_mb",
+        "inference.precision",  # how test/translate run the generator, not what training computes
+        "inference.compile",
     }
 )
 

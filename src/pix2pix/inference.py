@@ -24,9 +24,11 @@ from .errors import CheckpointError, ConfigError, ImageError, shown
 from .methods import GENERATOR_KEYS
 from .methods.base import generator_from_config
 from .models import inference_mode, run_padded, size_multiple
+from .models.padding import padding_for
 from .tiling import run_tiled
 from .training.checkpoint import checkpoint_config, find_model_checkpoint, load_checkpoint
-from .training.precision import Precision, select_device
+from .runtime.compile import AutoCompiledRunner, resolve_compile
+from .training.precision import Precision, resolve_inference_precision, select_device
 
 ImageLike = Image.Image | np.ndarray | str | Path
 
@@ -189,13 +191,17 @@ class Translator:
         device: auto, cpu or cuda.
         norm: paper or eval (default: the run's ``inference.norm``).
         seed: dropout seed in paper mode (default: the run's ``inference.seed``).
-        precision: fp32, bf16 or fp16 (fp16 on CUDA only).
+        precision: auto, fp32, bf16 or fp16 (fp16 on CUDA only). Default: the run's
+            ``inference.precision`` (auto: bf16 where the hardware has it natively).
         scale: train (resize to the training scale and back) or native.
         tile_size: images whose larger side exceeds this go through overlapping
             tiles (memory bounded by the tile); 0 never tiles. Default: the run's.
         channels_last: NHWC layout (default: on with CUDA or reduced precision).
-        compile: torch.compile the generator (inductor, weights frozen): a few
-            seconds per new input size, then 2-3x faster (see README).
+        compile: True, False or "auto" (default: the run's ``inference.compile``,
+            auto): torch.compile the generator where the images that follow repay
+            the compile time (see ``pix2pix.runtime.compile``).
+        expected_images: how many images will be translated, when known: lets
+            ``compile="auto"`` decide at the first call instead of after several.
     """
 
     def __init__(
@@ -206,11 +212,12 @@ class Translator:
         device: str = "auto",
         norm: str | None = None,
         seed: int | None = None,
-        precision: str = "fp32",
+        precision: str | None = None,
         scale: str | None = None,
         tile_size: int | None = None,
         channels_last: bool | None = None,
-        compile: bool = False,
+        compile: bool | str | None = None,
+        expected_images: int | None = None,
     ) -> None:
         if direction not in model.generators:
             raise ConfigError(f"--direction: '{direction}' not available for a {model.method} model (valid: {', '.join(model.generators)})")
@@ -235,19 +242,17 @@ class Translator:
             raise ConfigError(f"inference.scale: '{self.scale}' is not one of train, native")
         self.net = model.generators[direction].to(self.device)
         exported_graph = model.fixed_norm is not None and model.path.suffix.lower() != ".safetensors"
-        if channels_last is None:
-            channels_last = self.device.type == "cuda" or precision not in ("fp32", "auto")
+        kind = resolve_inference_precision(precision or inference.precision, self.device)
+        if exported_graph:
+            kind = "fp32"  # an exported graph runs as it was exported
+        if channels_last is None:  # decided after "auto" is resolved: bf16 runs faster in NHWC
+            channels_last = self.device.type == "cuda" or kind != "fp32"
         channels_last = channels_last and not exported_graph
-        self.precision = Precision(precision, self.device, channels_last)
+        self.precision = Precision(kind, self.device, channels_last)
         if channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
-        self.runner: nn.Module | None = None
-        if compile and not exported_graph:
-            import torch._inductor.config as inductor_config
-
-            inductor_config.freezing = True  # weights as constants: without it bf16 inference compiles slower than eager
-            # CUDA graphs on GPUs: at batch 1 the launch overhead dominates (measured 3.8x over the default mode, H100).
-            self.runner = torch.compile(self.net, mode="reduce-overhead" if self.device.type == "cuda" else None)
+        setting = "false" if exported_graph else resolve_compile(compile if compile is not None else inference.compile)
+        self.runner = AutoCompiledRunner(self.net, self.device, setting, kind, expected_images)
         self.in_channels, self.out_channels = model.channels_for(direction)
 
     @classmethod
@@ -266,6 +271,19 @@ class Translator:
         """Convert to the model's input channels and resize to the training scale."""
         array = convert_channels(array, self.in_channels)
         return eval_resize(array, self.model.config.data) if self.scale == "train" else array
+
+    def warm_up(self, batch_sizes: Sequence[int] = (1,)) -> None:
+        """Compile (unless compiling is off) and run once at the training size for each batch size,
+        so that the first real requests of that size run at full speed."""
+        if self.runner.setting == "false":
+            return
+        crop = self.model.config.data.crop_size
+        image = self.prepare(np.zeros((crop, crop, self.in_channels), dtype=np.uint8))
+        multiple = size_multiple(self.net)
+        extra_h, extra_w = padding_for(image.shape[0], image.shape[1], multiple)
+        for batch in batch_sizes:
+            self.runner.approve((batch, self.in_channels, image.shape[0] + extra_h, image.shape[1] + extra_w))
+            self.translate_arrays([image] * batch, batch_size=batch)
 
     def translate_arrays(self, arrays: Sequence[ImageLike], batch_size: int = 8) -> list[np.ndarray]:
         """Images (arrays, PIL images or paths) in, (H, W, C_out) uint8 arrays of the same sizes out."""

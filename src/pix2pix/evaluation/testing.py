@@ -54,8 +54,8 @@ def run_test(
     norm: str | None = None,
     limit: int | None = None,
     progress: bool = True,
-    precision: str = "fp32",
-    compile: bool = False,
+    precision: str | None = None,
+    compile: bool | str | None = None,
 ) -> TestResult:
     """Translate every pair of ``split``; write images, metrics.json and index.html.
 
@@ -66,7 +66,6 @@ def run_test(
     folder = Path(out) if out else RunPaths(Path(run)).results / split
     if model.method == "cyclegan":
         return run_cycle_test(model, data, split, folder, norm=norm, limit=limit, progress=progress)
-    translator = Translator(model, norm=norm, precision=precision, compile=compile)
     cfg = model.config
     source = open_pairs(data, split, cfg.data)
     message = summarize_problems(source, data)
@@ -74,6 +73,8 @@ def run_test(
         print(message, file=sys.stderr)
     if len(source) == 0:
         raise DataError(f"{shown(data)}: split '{split}' has no usable pairs")
+    count = len(source) if limit is None else min(limit, len(source))
+    translator = Translator(model, norm=norm, precision=precision, compile=compile, expected_images=count)
     rows: list[dict[str, Any]] = []
     for key, inp, output, target in translate_pairs(translator, source, cfg.data.direction, limit, progress=progress):
         files = _write_row(folder / "images", key, {"input": inp, "output": output, "target": target})

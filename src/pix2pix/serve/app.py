@@ -1,9 +1,11 @@
 """The REST server: POST /translate, GET /health, GET /info, and a drawing page at /.
 
-The model is loaded once when the app is created. Inference runs in a worker
-thread, one batch at a time (the generator's inference mode is module state, so
-calls must not interleave); with ``batch_window_ms`` > 0 requests arriving within
-that window are translated together. Every error is a JSON body with a status
+The model is loaded once when the app is created, then compiled and warmed up
+on a worker thread while the server already answers (``/health`` says 503
+"starting" until it is ready; translation requests wait). Inference runs in a
+worker thread, one batch at a time (the generator's inference mode is module
+state, so calls must not interleave); with ``batch_window_ms`` > 0 requests
+arriving within that window are translated together. Every error is a JSON body with a status
 code, never a traceback: 413 for an upload or image over the limits, 415 for
 something that is not an image, 400 for a damaged one.
 """
@@ -11,7 +13,10 @@ something that is not an image, 400 for a damaged one.
 from __future__ import annotations
 
 import asyncio
+import errno
 import io
+import socket
+import threading
 import logging
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -22,7 +27,7 @@ import numpy as np
 
 from .. import __version__
 from ..data.io import ImageTooLarge, decode_image, to_pil
-from ..errors import ImageError, require
+from ..errors import ImageError, Pix2PixError, require
 from ..inference import Translator, load_model
 from ..models import size_multiple
 
@@ -46,8 +51,12 @@ class ServeOptions:
     cors_origins: list[str] = field(default_factory=list)
     device: str = "auto"
     norm: str | None = None
-    precision: str = "fp32"
-    compile: bool = False
+    precision: str | None = None  # None: the run's inference.precision (auto: bf16 where native)
+    compile: bool | str | None = None  # None: the run's inference.compile (auto: compile and warm up at start)
+
+
+class ServeError(Pix2PixError):
+    """The server cannot start where it was asked to listen."""
 
 
 class ApiError(Exception):
@@ -70,10 +79,12 @@ class Batcher:
         self.translators, self.window, self.max_batch = translators, window_ms / 1000.0, max_batch
         self.queue: asyncio.Queue[_Job] | None = None
         self.task: asyncio.Task | None = None
+        self.ready: threading.Event | None = None
         self.batches = 0
 
-    async def start(self) -> None:
+    async def start(self, ready: threading.Event | None = None) -> None:
         self.queue = asyncio.Queue()
+        self.ready = ready
         self.task = asyncio.create_task(self._worker())
 
     async def stop(self) -> None:
@@ -94,6 +105,8 @@ class Batcher:
         assert self.queue is not None
         import anyio
 
+        if self.ready is not None:  # requests wait (queued) while the model warms up
+            await anyio.to_thread.run_sync(self.ready.wait)
         while True:
             jobs = [await self.queue.get()]
             if self.window > 0:
@@ -161,12 +174,28 @@ def create_app(model_path: str | Path, options: ServeOptions | None = None) -> F
     batcher = Batcher(translators, options.batch_window_ms, options.max_batch)
     max_bytes = int(options.max_upload_mb * 2**20)
     first = next(iter(translators.values()))
+    ready = threading.Event()
+
+    def warm_up() -> None:
+        """Compile for the training size at batch 1 and at the micro-batch size before serving."""
+        batch_sizes = (1, options.max_batch) if options.batch_window_ms > 0 else (1,)
+        try:
+            for translator in translators.values():
+                translator.warm_up(batch_sizes)
+        except Exception:  # noqa: BLE001 - a failed warm-up leaves eager inference, which works
+            log.exception("warm-up failed; serving without it")
+        finally:
+            ready.set()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202
-        await batcher.start()
+        import anyio
+
+        await batcher.start(ready)
+        warming = asyncio.create_task(anyio.to_thread.run_sync(warm_up))
         yield
         await batcher.stop()
+        await warming
 
     app = FastAPI(title="pix2pix", version=__version__, lifespan=lifespan,
                   description="Image-to-image translation with a trained pix2pix / CycleGAN generator.")
@@ -199,9 +228,12 @@ def create_app(model_path: str | Path, options: ServeOptions | None = None) -> F
     async def page() -> HTMLResponse:
         return HTMLResponse(_static_page())
 
-    @app.get("/health", response_model=Health)
-    async def health() -> Health:
-        return Health(status="ok", version=__version__)
+    @app.get("/health", response_model=Health, responses={503: {"model": Health, "description": "still warming up"}})
+    async def health() -> Response:
+        """200 {"status": "ok"} once the model is compiled and warm; 503 {"status": "starting"} before."""
+        if not ready.is_set():
+            return JSONResponse(Health(status="starting", version=__version__).model_dump(), status_code=503)
+        return JSONResponse(Health(status="ok", version=__version__).model_dump())
 
     @app.get("/info", response_model=Info)
     async def info() -> Info:
@@ -277,6 +309,34 @@ def create_app(model_path: str | Path, options: ServeOptions | None = None) -> F
 def serve(model_path: str | Path, host: str = "127.0.0.1", port: int = 8000, options: ServeOptions | None = None) -> None:
     """Run the app with uvicorn until interrupted."""
     uvicorn = require("uvicorn", "serve", "pix2pix serve")
-    app = create_app(model_path, options)
-    print(f"serving {model_path} on http://{host}:{port}/ (API docs: /docs, OpenAPI: /openapi.json)", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    sock = bind_socket(host, port)  # before loading the model: a busy port fails at once, in one line
+    try:
+        app = create_app(model_path, options)
+        print(f"serving {model_path} on http://{host}:{port}/ (API docs: /docs, OpenAPI: /openapi.json)", flush=True)
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening socket on (host, port), or a ServeError naming what is wrong with them."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ServeError(f"--host {host}: cannot resolve this address ({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ServeError(f"--port {port}: already in use on {host} (stop what listens there or choose another port)") from None
+        if exc.errno == errno.EACCES:
+            raise ServeError(f"--port {port}: permission denied on {host} (ports below 1024 need root)") from None
+        raise ServeError(f"--host {host} --port {port}: cannot listen there ({exc.strerror})") from None
+    sock.set_inheritable(True)
+    return sock

@@ -15,6 +15,7 @@ import os
 import random
 import re
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,20 +141,30 @@ def link_checkpoint(source: Path, target: Path) -> None:
         os.replace(tmp, dst)
 
 
-def verify(path: Path) -> bytes:
-    """The checkpoint's bytes, after checking them against the checksum file when present."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(f"{shown(path)}: checkpoint not found") from None
-    except IsADirectoryError:
-        raise CheckpointError(f"{shown(path)}: is a folder, expected a checkpoint file") from None
-    sidecar = _sidecar(path)
-    if sidecar.exists():
-        expected = sidecar.read_text(errors="replace").split()[:1]
-        if expected and hashlib.sha256(data).hexdigest() != expected[0]:
-            raise CheckpointError(f"{shown(path)}: checksum mismatch (truncated or corrupt file)")
-    return data
+def verify(path: Path, retries: int = 3, wait_s: float = 0.2) -> bytes:
+    """The checkpoint's bytes, after checking them against the checksum file when present.
+
+    A run that is training renames a new checkpoint into place a moment before its
+    checksum file; a reader (test, translate) caught in between sees a mismatch
+    that resolves itself, so a mismatch is re-read ``retries`` times before it counts.
+    """
+    for attempt in range(retries + 1):
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise CheckpointError(f"{shown(path)}: checkpoint not found") from None
+        except IsADirectoryError:
+            raise CheckpointError(f"{shown(path)}: is a folder, expected a checkpoint file") from None
+        sidecar = _sidecar(path)
+        try:
+            expected = sidecar.read_text(errors="replace").split()[:1]
+        except FileNotFoundError:
+            return data
+        if not expected or hashlib.sha256(data).hexdigest() == expected[0]:
+            return data
+        if attempt < retries:
+            time.sleep(wait_s)
+    raise CheckpointError(f"{shown(path)}: checksum mismatch (truncated or corrupt file)")
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

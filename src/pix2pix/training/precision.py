@@ -46,6 +46,15 @@ def resolve_precision(kind: str, device: torch.device, batch_size: int = 1) -> s
     return "bf16" if cpu_has_native_bf16() else "fp32"
 
 
+def resolve_inference_precision(kind: str, device: torch.device) -> str:
+    """'auto' -> bf16 where it is native (CUDA with bf16, CPUs with AVX512-BF16/AMX), else fp32."""
+    if kind != "auto":
+        return kind
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if cpu_has_native_bf16() else "fp32"
+
+
 def resolve_channels_last(setting: str | bool, device: torch.device) -> bool:
     if isinstance(setting, bool):
         return setting

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 import math
 import random
-import signal
 import sys
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from ..data.io import atomic_write
 from ..data.sources import PairSource, available_splits, holdout_indices, holdout_split, open_pairs, summarize_problems
 from ..data.unpaired import SubsetImages, UnpairedDataset, open_unpaired, side_warning
 from ..data.transforms import PairTransform
+from ..stop_signals import StopRequest, ignore_in_worker
 from ..errors import CheckpointError, ConfigError, DataError, TrainingDiverged, shown
 from ..methods import Method, build_method
 from ..methods.base import generator_from_config
@@ -37,6 +38,8 @@ from .logger import RunLogger, progress_bar, truncate_log
 from .monitor import CYCLEGAN_SIGNALS, PIX2PIX_SIGNALS, HealthMonitor
 from . import distributed
 from .precision import Precision, resolve_channels_last, resolve_step_in_backward, select_device
+from .budget import TimeBudget
+from .run_lock import RunLock
 from .schedule import lr_factor
 from .validation import CycleValidator, PairValidator, Validator
 
@@ -45,7 +48,7 @@ from .validation import CycleValidator, PairValidator, Validator
 class TrainResult:
     run: Path
     step: int
-    status: str  # finished | interrupted
+    status: str  # finished | interrupted | budget (train.max_minutes used up)
     best_val_l1: float | None
     last_val_l1: float | None
     is_main: bool = True  # False on ranks > 0 of a distributed run (they report nothing)
@@ -125,33 +128,6 @@ def open_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths) -> T
     return paired_training_data(cfg, data, paths)
 
 
-class _StopRequest:
-    """SIGINT/SIGTERM: finish the current step, checkpoint, exit. A second SIGINT aborts."""
-
-    def __init__(self) -> None:
-        self.signal: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> "_StopRequest":
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._previous[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread
-                pass
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.signal is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.signal = signum
-        print(f"\n{signal.Signals(signum).name}: stopping after this step and saving a checkpoint "
-              "(press Ctrl-C again to abort without saving)", file=sys.stderr)
-
-    def __exit__(self, *exc: Any) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-
 class Trainer:
     """One run: builds everything from the config, then ``run()`` trains to the stopping point."""
 
@@ -188,12 +164,12 @@ class Trainer:
         self.step = self.epoch = self.batch_in_epoch = 0
         self.best_val: float | None = None
         self.last_val: float | None = None
-        self.train_seconds = 0.0  # wall time of earlier sessions of this run
-        self._clock = time.monotonic()
+        self.train_seconds = 0.0  # training-loop time of earlier sessions of this run
         if state is not None:
             self._restore(state)
         elif init_from is not None:
             self._init_from(Path(init_from))
+        self.budget = TimeBudget(cfg.train.max_minutes, self.train_seconds)
         if self.dist.enabled:
             sync = cfg.model.norm == "sync_batch"
             self.method.wrap_networks(lambda net: distributed.wrap(net, self.dist, self.device, sync))
@@ -222,7 +198,7 @@ class Trainer:
         state = ckpt.base_state(self.cfg, self.method.name, self.data.channels, self.method.networks())
         state.update(step=self.step, epoch=self.epoch, batch_in_epoch=self.batch_in_epoch, best_val_l1=self.best_val,
                      val_l1=self.last_val, data=self.data_arg, input_palette=self.data.input_palette,
-                     train_seconds=self.train_seconds + time.monotonic() - self._clock)
+                     train_seconds=self.budget.used())
         if full:
             optimizers = self.method.optimizers()
             state.update(
@@ -325,6 +301,7 @@ class Trainer:
         return DataLoader(
             self.dataset, batch_sampler=self.sampler, num_workers=workers, collate_fn=collate_pairs,
             pin_memory=self.device.type == "cuda", persistent_workers=workers > 0,
+            worker_init_fn=ignore_in_worker,  # a stop signal to the process group is the main process's to handle
             generator=torch.Generator().manual_seed(self.cfg.train.seed),  # never draws from the global RNG
         )
 
@@ -336,10 +313,15 @@ class Trainer:
             print(f"run is already at step {self.step} (stopping point {total}); "
                   "raise train.max_steps to train further", file=sys.stderr)
             return TrainResult(self.paths.root, self.step, "finished", self.best_val, self.last_val, self.dist.is_main)
+        budget = self.budget
+        if budget.exhausted():
+            print(f"run has used its time budget (train.max_minutes={cfg.max_minutes:g}: {budget.used() / 60:.1f} "
+                  "minutes of training); raise train.max_minutes to train further", file=sys.stderr)
+            return TrainResult(self.paths.root, self.step, "budget", self.best_val, self.last_val, self.dist.is_main)
         loader = self.make_loader()
         sums: dict[str, float] = {}
         count = 0
-        self._clock = time.monotonic()
+        budget.start(self.step)
         last_checkpoint = time.monotonic()
         saved_step = -1
         status = "finished"
@@ -347,7 +329,7 @@ class Trainer:
             self._validate(samples=True)
         bar = progress_bar(total, self.step, self.progress)
         rates = self._set_lr()
-        stop = _StopRequest()
+        stop = StopRequest()
         with stop:
             batches = iter(loader)
             while self.step < total:
@@ -356,7 +338,8 @@ class Trainer:
                 losses = self.method.train_step(next(batches), self.precision)
                 scalars = {k: float(v) for k, v in losses.items() if v.numel() == 1}
                 bad = [name for name, value in scalars.items() if not math.isfinite(value)]
-                stop_now, bad_anywhere = distributed.any_rank(self.dist, stop.signal is not None, bool(bad))
+                stop_now, bad_anywhere, out_of_time = distributed.any_rank(
+                    self.dist, stop.requested, bool(bad), budget.exhausted())  # every rank stops at the same step
                 if bad_anywhere:
                     self._on_nan(bad, scalars)
                 self.step += 1
@@ -373,6 +356,8 @@ class Trainer:
                     bar.write(diagnosis.line(self.step), file=sys.stderr)
                     self.last_warning = diagnosis.title
                 bar.update(1)
+                if budget.enabled and (log_now or self.step % 50 == 0):
+                    bar.total = budget.final_step(self.step, total)  # the ETA follows the budget
                 if log_now:
                     means = {k: v / count for k, v in sums.items()}
                     means.update(self._diagnostics())
@@ -391,8 +376,13 @@ class Trainer:
                 if stop_now:
                     status = "interrupted"
                     break
+                if out_of_time:
+                    status = "budget"
+                    break
+        if status == "budget":
+            bar.total = self.step
         bar.close()
-        if status == "finished":
+        if status in ("finished", "budget"):
             if not (cfg.val_every and self.step % cfg.val_every == 0):
                 self._validate(samples=True)
             if saved_step != self.step:
@@ -490,16 +480,26 @@ def train(
     """
     run = Path(out)
     main = distributed.from_environment().is_main
-    if main:  # other ranks of a distributed run write nothing
-        _prepare_run_dir(run)
-    data_arg = str(data) if str(data).startswith("demo:") else str(Path(data).resolve())
-    trainer = Trainer(config, data_arg, run, init_from=init_from, progress=progress)
-    if main:
-        _write_run_files(config, run, data_arg, trainer.data)
-    try:
-        return trainer.run()
-    finally:
-        distributed.cleanup(trainer.dist)
+    with _run_lock(run, main):
+        if main:  # other ranks of a distributed run write nothing
+            _prepare_run_dir(run)
+        data_arg = str(data) if str(data).startswith("demo:") else str(Path(data).resolve())
+        trainer = Trainer(config, data_arg, run, init_from=init_from, progress=progress)
+        if main:
+            _write_run_files(config, run, data_arg, trainer.data)
+        try:
+            return trainer.run()
+        finally:
+            distributed.cleanup(trainer.dist)
+
+
+def _run_lock(run: Path, main: bool) -> AbstractContextManager[Any]:
+    """Rank 0 holds the run folder's lock while it trains (the other ranks write nothing)."""
+    if not main:
+        return nullcontext()
+    if run.exists() and not run.is_dir():
+        raise ConfigError(f"--out {shown(run)}: is a file, expected a folder")
+    return RunLock(run)
 
 
 def resume(
@@ -516,9 +516,17 @@ def resume(
             logging/checkpoint intervals may change.
         data: a new location for the dataset, if it moved.
     """
+    run = Path(run)
+    if not run.is_dir():
+        raise CheckpointError(f"{shown(run)}: run folder not found")
+    main = distributed.from_environment().is_main
+    with _run_lock(run, main):
+        return _resume_locked(run, overrides, data, progress, main)
+
+
+def _resume_locked(run: Path, overrides: list[str] | None, data: str | Path | None, progress: bool, main: bool) -> TrainResult:
     from ..config import apply_overrides
 
-    run = Path(run)
     state, path = ckpt.load_resumable(run)
     saved = ckpt.checkpoint_config(state)
     cfg = Config.from_dict(apply_overrides(saved.to_dict(), list(overrides or [])))
@@ -534,7 +542,6 @@ def resume(
     data_arg = str(data) if data is not None else state.get("data")
     if not data_arg:
         raise CheckpointError(f"{shown(path)}: does not say which data it was trained on; pass DATA")
-    main = distributed.from_environment().is_main
     if main:
         truncate_log(ckpt.RunPaths(run).log, int(state["step"]))
         ckpt.remove_stale_temps(ckpt.RunPaths(run).checkpoints)

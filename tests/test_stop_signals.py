@@ -1,0 +1,150 @@
+"""Stop signals sent to a whole process group, as timeout, schedulers, terminals and containers send them."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from pix2pix.training import checkpoint as ckpt
+
+from conftest import REPO, make_folder_dataset, tiny_overrides
+
+ENV = dict(os.environ, PYTHONPATH=str(REPO / "src"), OMP_NUM_THREADS="1")
+
+
+def _sets(**extra: object) -> list[str]:
+    settings = dict(model__ngf=4, model__ndf=4, train__log_every=1, train__max_steps=100000, train__checkpoint_every=0)
+    values = tiny_overrides(**{**settings, **extra})
+    return [a for item in values for a in ("--set", item)]
+
+
+def _logged_step(run: Path) -> int:
+    try:
+        lines = (run / "log.jsonl").read_text().splitlines()
+    except FileNotFoundError:
+        return 0
+    steps = [json.loads(line)["step"] for line in lines[-3:] if line.strip().endswith("}") and '"train"' in line]
+    return max(steps, default=0)
+
+
+def _start(argv: list[str]) -> subprocess.Popen:
+    """A pix2pix command as the leader of its own process group (as a job under a shell or scheduler)."""
+    return subprocess.Popen([sys.executable, "-m", "pix2pix", *argv], env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def _group_gone(pgid: int, wait_s: float = 10.0) -> bool:
+    deadline = time.time() + wait_s
+    while time.time() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _train_until(proc: subprocess.Popen, run: Path, step: int) -> None:
+    deadline = time.time() + 120
+    while _logged_step(run) < step:
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline, "training did not reach the step in time"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize(
+    "sig, method",
+    [(signal.SIGTERM, "pix2pix"), (signal.SIGHUP, "pix2pix"), (signal.SIGINT, "pix2pix"), (signal.SIGTERM, "cyclegan")],
+)
+def test_stop_signal_to_the_group_with_workers_checkpoints_the_last_step(tmp_path: Path, sig: int, method: str):
+    data = make_folder_dataset(tmp_path / "data", {"train": 6}, size=40)
+    run = tmp_path / "run"
+    proc = _start(["train", str(data), "--out", str(run), "--no-progress",
+                   *_sets(data__num_workers=2, model__method=method)])
+    _train_until(proc, run, 3)
+    os.killpg(proc.pid, sig)  # the main process and its DataLoader workers alike
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "killed by signal" not in err, err
+    stopped = int(re.search(r"interrupted at step (\d+); checkpoint saved", out).group(1))
+    assert stopped >= 3
+    state = ckpt.load_checkpoint(run / "checkpoints" / "latest.pt")
+    assert state["step"] == stopped == _logged_step(run)
+    assert not [p for p in (run / "checkpoints").iterdir() if p.name.endswith(".tmp")]
+    assert _group_gone(proc.pid), "DataLoader workers outlived the command"
+
+
+def test_timeout_sigterm_then_resume_equals_an_uninterrupted_run(tmp_path: Path):
+    """`timeout -s TERM` on the job: checkpoint at the stop step, exit 130, and the resumed run is exact."""
+    data = make_folder_dataset(tmp_path / "data", {"train": 6}, size=40)
+    run = tmp_path / "run"
+    proc = _start(["train", str(data), "--out", str(run), "--no-progress", *_sets(data__num_workers=2)])
+    _train_until(proc, run, 4)
+    os.killpg(proc.pid, signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    stopped = ckpt.load_checkpoint(run / "checkpoints" / "latest.pt")["step"]
+    target = stopped + 3
+    resumed = subprocess.run([sys.executable, "-m", "pix2pix", "train", "--resume", str(run), "--no-progress",
+                              "--set", f"train.max_steps={target}"], env=ENV, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    straight = subprocess.run([sys.executable, "-m", "pix2pix", "train", str(data), "--out", str(tmp_path / "straight"),
+                               "--no-progress", *_sets(data__num_workers=2, train__max_steps=target)],
+                              env=ENV, capture_output=True, text=True)
+    assert straight.returncode == 0, straight.stderr
+    got = ckpt.load_checkpoint(run / "checkpoints" / "latest.pt")
+    expected = ckpt.load_checkpoint(tmp_path / "straight" / "checkpoints" / "latest.pt")
+    assert got["step"] == expected["step"] == target
+    for name, weights in expected["networks"].items():
+        for key, value in weights.items():
+            assert torch.equal(value, got["networks"][name][key]), f"{name}.{key}"
+
+
+def test_stop_signal_to_the_group_during_test_keeps_finished_images_and_no_metrics(tmp_path: Path, trained_run: Path):
+    data = make_folder_dataset(tmp_path / "data", {"test": 150}, size=64)
+    out_dir = tmp_path / "results"
+    proc = _start(["test", str(trained_run), str(data), "--out", str(out_dir), "--no-progress"])
+    deadline = time.time() + 120
+    while len(list((out_dir / "images").glob("*_output.png"))) < 5 if (out_dir / "images").is_dir() else True:
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted" in err
+    assert not (out_dir / "metrics.json").exists()  # written only when complete
+    from PIL import Image
+
+    written = list((out_dir / "images").iterdir())
+    assert 0 < len(written) < 3 * 150
+    assert not [p for p in written if p.name.endswith(".tmp")]
+    for path in written:
+        with Image.open(path) as image:
+            image.load()  # every file there is whole
+
+
+def test_nproc_launcher_passes_the_signal_on_and_leaves_nothing_running(tmp_path: Path):
+    data = make_folder_dataset(tmp_path / "data", {"train": 6}, size=40)
+    run = tmp_path / "run"
+    proc = _start(["train", str(data), "--out", str(run), "--no-progress", "--nproc", "2", *_sets(data__num_workers=1)])
+    _train_until(proc, run, 3)
+    proc.send_signal(signal.SIGTERM)  # the launcher alone (a supervisor stopping its child)
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err, err
+    assert re.search(r"interrupted at step \d+; checkpoint saved", out), out + err
+    state = ckpt.load_checkpoint(run / "checkpoints" / "latest.pt")
+    assert state["step"] >= 3 and state["world_size"] == 2
+    assert _group_gone(proc.pid)
+    leftovers = subprocess.run(["pgrep", "-f", str(run)], capture_output=True, text=True).stdout.split()
+    assert not leftovers, f"processes still running for the run: {leftovers}"
