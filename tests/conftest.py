@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from PIL import Image
 from pix2pix.config import Config, load_config
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))  # the research code's networks, re-created there (research_nets.py)
 FACADES = Path(os.environ.get("PIX2PIX_FACADES", REPO.parent / "shared" / "data" / "facades-mini"))
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

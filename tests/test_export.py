@@ -14,7 +14,7 @@ from pix2pix.export import export_model, load_exported
 from pix2pix.research_import import import_research_generator, research_unet_names
 
 from conftest import require_or_skip
-from research_nets import UnetGenerator
+from research_nets import ResnetGenerator, UnetGenerator
 
 
 def _onnx_available() -> bool:
@@ -117,12 +117,16 @@ def test_import_research_unet(tmp_path: Path, generator: str, depth: int, cli):
 
 
 def test_import_resnet_and_errors(tmp_path: Path):
-    from pix2pix.models import build_generator
-
-    net = build_generator("resnet_9blocks", in_channels=3, out_channels=3, ngf=8, norm="instance")
-    torch.save({f"module.{k}": v for k, v in net.state_dict().items()}, tmp_path / "g.pth")
+    torch.manual_seed(0)
+    research = ResnetGenerator(3, 3, ngf=8, n_blocks=9)  # the research code's own structure and naming
+    torch.save({f"module.{k}": v for k, v in research.state_dict().items()}, tmp_path / "g.pth")  # saved from DataParallel
     run = import_research_generator(tmp_path / "g.pth", "resnet_9blocks", tmp_path / "run", norm="instance")
-    assert Translator.from_checkpoint(run)(np.zeros((32, 32, 3), np.uint8)).size == (32, 32)
+    x = np.random.default_rng(1).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    with torch.no_grad():
+        expected = research.eval()(torch.from_numpy(x).permute(2, 0, 1)[None].float() / 127.5 - 1)
+    expected = ((expected[0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).numpy()
+    got = np.asarray(Translator.from_checkpoint(run, scale="native", precision="fp32")(x), np.float64)
+    assert got.shape == (32, 32, 3) and np.abs(got - expected).max() <= 1
     with pytest.raises(CheckpointError, match="not a research U-Net"):
         import_research_generator(tmp_path / "g.pth", "unet_256", tmp_path / "run2")
     torch.save(UnetGenerator(3, 3, 7, ngf=8).state_dict(), tmp_path / "u128.pth")
