@@ -340,6 +340,10 @@ def device_name(device: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if "--quality" in (argv or []):  # the quality benchmark has its own options (benchmarks/quality.py)
+        import quality
+
+        return quality.main(argv)
     parser = argparse.ArgumentParser(prog="pix2pix bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="128 px, a few steps per side, no training compile (< 3 min)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])

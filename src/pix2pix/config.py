@@ -25,6 +25,9 @@ Direction = Literal["AtoB", "BtoA"]
 Preprocess = Literal["resize_and_crop", "crop", "scale_width", "none"]
 
 
+D_AUGMENT_POLICIES = ("color", "translation", "cutout")  # train.d_augment (pix2pix.models.augment)
+
+
 def _check(condition: bool, key: str, message: str) -> None:
     if not condition:
         raise ConfigError(f"{key}: {message}")
@@ -100,11 +103,20 @@ class ModelConfig:
     # Weight init; the papers use normal(0, 0.02).
     init: Literal["normal", "xavier", "kaiming", "orthogonal"] = "normal"
     init_gain: float = 0.02
+    # Generator x2 upsampling: the papers' transposed convolutions, or nearest
+    # resize + 3x3 conv against checkerboard artifacts (Odena et al., 2016).
+    # auto: transposed (both papers' choice; the README's ablation says why).
+    upsample: Literal["auto", "transposed", "resize_conv"] = "auto"
+    # Discriminators at 1, 1/2, 1/4 scale (pix2pixHD); 1 = the paper's single PatchGAN.
+    num_d: int = 1
+    # Spectral normalisation on every D convolution (Miyato et al., 2018).
+    d_spectral_norm: bool = False
 
     def __post_init__(self) -> None:
         _check(1 <= self.ngf <= 1024, "model.ngf", "must be between 1 and 1024")
         _check(1 <= self.ndf <= 1024, "model.ndf", "must be between 1 and 1024")
         _check(1 <= self.n_layers_d <= 8, "model.n_layers_d", "must be between 1 and 8")
+        _check(1 <= self.num_d <= 3, "model.num_d", "must be 1, 2 or 3")
         _check(self.dropout < 1.0, "model.dropout", "must be below 1 (negative = auto)")
         _check(self.init_gain > 0, "model.init_gain", "must be > 0")
 
@@ -123,11 +135,24 @@ class LossConfig:
     lambda_a: float = 10.0
     lambda_b: float = 10.0
     lambda_identity: float = 0.5
+    # pix2pixHD's discriminator feature matching (its weight: 10); 0 = off.
+    lambda_fm: float = 0.0
+    # R1 penalty on real pairs, (lambda_r1 / 2) E||grad D||^2 (Mescheder et al., 2018);
+    # computed every r1_every steps and scaled by it (lazy regularisation, StyleGAN2).
+    lambda_r1: float = 0.0
+    r1_every: int = 1
+    # Perceptual loss on VGG16/19 features (pix2pixHD: 10) from a local ImageNet
+    # weights file (nothing is downloaded); 0 = off.
+    lambda_vgg: float = 0.0
+    vgg_weights: str = ""
 
     def __post_init__(self) -> None:
-        for name in ("lambda_l1", "lambda_gp", "lambda_a", "lambda_b", "lambda_identity"):
+        for name in ("lambda_l1", "lambda_gp", "lambda_a", "lambda_b", "lambda_identity", "lambda_fm", "lambda_r1", "lambda_vgg"):
             value = getattr(self, name)
             _check(math.isfinite(value) and value >= 0, f"loss.{name}", "must be a finite number >= 0")
+        _check(self.r1_every >= 1, "loss.r1_every", "must be >= 1")
+        _check(self.lambda_vgg == 0 or bool(self.vgg_weights), "loss.vgg_weights",
+               "loss.lambda_vgg > 0 needs a local VGG16/VGG19 weights file (loss.vgg_weights=PATH)")
 
 
 @dataclass
@@ -194,6 +219,25 @@ class TrainConfig:
     # checkpoint) or skip the step.
     on_nan: Literal["stop", "skip"] = "stop"
     tensorboard: bool = False
+    # Exponential moving average of the generator's weights (and batch-norm
+    # statistics) used for validation, best.pt, test, translate, export and serve;
+    # 0 = off, else e.g. 0.999 (averages over ~1000 steps).
+    ema_decay: float = 0.0
+    # Differentiable augmentation of every pair D sees (DiffAugment, Zhao et al.,
+    # 2020): none, or a comma-separated list of color, translation, cutout.
+    d_augment: str = "none"
+    # Probability that a sample is augmented; with d_augment_adaptive it starts
+    # here and follows D's overfitting signal E[sign(D(real))] towards
+    # d_augment_target (ADA, Karras et al., 2020).
+    d_augment_p: float = 1.0
+    d_augment_adaptive: bool = False
+    d_augment_target: float = 0.6
+    # Clip the gradient norm of G and of D to this (0 = off). Clipping needs the
+    # whole gradient before any weight moves, so it turns step_in_backward off.
+    clip_grad_norm: float = 0.0
+    # Learning rate for batch_size B: lr * B (linear), lr * sqrt(B) (sqrt) or lr
+    # (none, the paper's rate whatever the batch).
+    lr_batch_scaling: Literal["none", "sqrt", "linear"] = "none"
 
     def __post_init__(self) -> None:
         _check(1 <= self.batch_size <= 4096, "train.batch_size", "must be between 1 and 4096")
@@ -215,6 +259,14 @@ class TrainConfig:
         _check(self.val_images >= 1, "train.val_images", "must be >= 1")
         _check(self.sample_images >= 1, "train.sample_images", "must be >= 1")
         _check(self.pool_size >= 0, "train.pool_size", "must be >= 0")
+        _check(0.0 <= self.ema_decay < 1.0, "train.ema_decay", "must be in [0, 1) (0 = off; e.g. 0.999)")
+        policies = [p.strip() for p in self.d_augment.lower().split(",")] if self.d_augment.strip().lower() != "none" else []
+        for policy in policies:
+            _check(policy in D_AUGMENT_POLICIES, "train.d_augment",
+                   f"unknown policy '{policy}' (valid: none, or a comma-separated list of {', '.join(D_AUGMENT_POLICIES)})")
+        _check(0.0 <= self.d_augment_p <= 1.0, "train.d_augment_p", "must be in [0, 1]")
+        _check(-1.0 < self.d_augment_target < 1.0, "train.d_augment_target", "must be in (-1, 1)")
+        _check(self.clip_grad_norm >= 0 and math.isfinite(self.clip_grad_norm), "train.clip_grad_norm", "must be >= 0 (0 = off)")
 
 
 @dataclass
@@ -271,6 +323,8 @@ class Config:
             self.model.dropout = 0.0 if cycle else 0.5
         if self.loss.gan_mode == "auto":
             self.loss.gan_mode = "lsgan" if cycle else "vanilla"
+        if self.model.upsample == "auto":
+            self.model.upsample = "transposed"
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)

@@ -69,6 +69,8 @@ def load_model(path: str | Path, which: str = "best", device: str | torch.device
     in_ch, out_ch = (int(c) for c in state["channels"])
     generators: dict[str, nn.Module] = {}
     for direction, key in GENERATOR_KEYS.get(method, {}).items():
+        if f"{key}_ema" in state["networks"]:  # train.ema_decay > 0: the weight average is the model
+            key = f"{key}_ema"
         if key not in state["networks"]:
             continue
         channels = (in_ch, out_ch) if direction == "AtoB" else (out_ch, in_ch)

@@ -74,7 +74,7 @@ def generator_from_config(cfg: "Config", in_channels: int, out_channels: int) ->
     m = cfg.model
     return build_generator(
         m.generator, in_channels=in_channels, out_channels=out_channels, ngf=m.ngf, norm=m.norm,
-        dropout=m.dropout, image_size=cfg.data.crop_size,
+        dropout=m.dropout, image_size=cfg.data.crop_size, upsample=m.upsample,
     )
 
 
@@ -82,4 +82,5 @@ def discriminator_from_config(cfg: "Config", in_channels: int) -> nn.Module:
     from ..models import build_discriminator
 
     m = cfg.model
-    return build_discriminator(m.discriminator, in_channels=in_channels, ndf=m.ndf, n_layers=m.n_layers_d, norm=m.norm)
+    return build_discriminator(m.discriminator, in_channels=in_channels, ndf=m.ndf, n_layers=m.n_layers_d, norm=m.norm,
+                               num_d=m.num_d, spectral_norm=m.d_spectral_norm)

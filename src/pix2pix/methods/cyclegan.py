@@ -20,8 +20,10 @@ from torch import nn
 from ..config import Config
 from ..errors import ConfigError
 from ..models import init_weights, run_padded, size_multiple, unwrap
-from ..models.losses import d_loss, d_probability_view, g_loss, gradient_penalty
+from ..models.discriminators import judge
+from ..models.losses import d_loss_scales, d_probability_view, g_loss_scales, gradient_penalty
 from .base import StepRuntime, build_adam, discriminator_from_config, fingerprints, generator_from_config, model_inputs
+from .ema import WeightAverage
 from .image_pool import ImagePool
 
 
@@ -29,12 +31,12 @@ def _discriminator_loss(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, ga
                         runtime: StepRuntime) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Halved real + fake loss of one D (plus the gradient penalty for wgangp), and its raw scores."""
     with runtime.autocast():
-        pred_real, pred_fake = D(real), D(fake.detach())
-    loss = 0.5 * (d_loss(gan_mode, pred_real, real=True) + d_loss(gan_mode, pred_fake, real=False))
+        pred_real, pred_fake = judge(D, real), judge(D, fake.detach())
+    loss = 0.5 * (d_loss_scales(gan_mode, pred_real, real=True) + d_loss_scales(gan_mode, pred_fake, real=False))
     if gan_mode == "wgangp":
         with runtime.autocast():  # double backward: through the plain D (DDP does not support it)
             loss = loss + lambda_gp * gradient_penalty(unwrap(D), real, fake)
-    return loss, pred_real.detach(), pred_fake.detach()
+    return loss, pred_real[0][-1].detach(), pred_fake[0][-1].detach()
 
 
 def cyclegan_step(
@@ -67,9 +69,9 @@ def cyclegan_step(
         rec_a = gen(G_B, fake_b)  # A -> B -> A
         fake_a = gen(G_B, real_b)  # B -> A
         rec_b = gen(G_A, fake_a)  # B -> A -> B
-        scores_fake_b, scores_fake_a = unwrap(D_A)(fake_b), unwrap(D_B)(fake_a)  # plain D: no gradient, no DDP sync
-    loss_g_a = g_loss(gan_mode, scores_fake_b)
-    loss_g_b = g_loss(gan_mode, scores_fake_a)
+        scores_fake_b, scores_fake_a = judge(unwrap(D_A), fake_b), judge(unwrap(D_B), fake_a)  # plain D: no DDP sync
+    loss_g_a = g_loss_scales(gan_mode, scores_fake_b)
+    loss_g_b = g_loss_scales(gan_mode, scores_fake_a)
     loss_cycle_a = F.l1_loss(rec_a.float(), real_a.float()) * lambda_a
     loss_cycle_b = F.l1_loss(rec_b.float(), real_b.float()) * lambda_b
     loss_g = loss_g_a + loss_g_b + loss_cycle_a + loss_cycle_b
@@ -117,6 +119,10 @@ class CycleGAN:
     def __init__(self, cfg: Config, channels: tuple[int, int], device: torch.device) -> None:
         self.cfg, self.device, self.channels = cfg, device, channels
         ch_a, ch_b = channels
+        for key, value in (("loss.lambda_fm", cfg.loss.lambda_fm), ("loss.lambda_r1", cfg.loss.lambda_r1),
+                           ("loss.lambda_vgg", cfg.loss.lambda_vgg), ("train.d_augment", cfg.train.d_augment != "none")):
+            if value:
+                raise ConfigError(f"{key} is a pix2pix option (paired data); CycleGAN does not use it")
         if cfg.loss.lambda_identity > 0 and ch_a != ch_b:
             raise ConfigError(
                 f"loss.lambda_identity={cfg.loss.lambda_identity} needs the same channel count on both sides "
@@ -137,15 +143,21 @@ class CycleGAN:
         self.opt_G = build_adam(g_params, t.lr_g, t.beta1, t.beta2, device)
         self.opt_D = build_adam(d_params, t.lr_d, t.beta1, t.beta2, device)
         self.pools = {"A": ImagePool(t.pool_size, seed=t.seed * 2 + 1), "B": ImagePool(t.pool_size, seed=t.seed * 2 + 2)}
+        self.ema = ({name: WeightAverage(self.nets[name], t.ema_decay) for name in ("G_A", "G_B")}
+                    if t.ema_decay > 0 else {})
 
     def networks(self) -> dict[str, nn.Module]:
-        return dict(self.nets)
+        nets = dict(self.nets)
+        nets.update({f"{name}_ema": average.average for name, average in self.ema.items()})
+        return nets
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"G": self.opt_G, "D": self.opt_D}
 
     def generator(self, direction: str = "AtoB") -> nn.Module:
-        return self.nets["G_A"] if direction == "AtoB" else self.nets["G_B"]
+        """The generator inference uses for ``direction`` (its weight average when there is one)."""
+        name = "G_A" if direction == "AtoB" else "G_B"
+        return self.ema[name].average if name in self.ema else self.nets[name]
 
     def wrap_networks(self, wrap: Callable[[nn.Module], nn.Module]) -> None:
         """Replace each network by ``wrap(network)`` (DDP, torch.compile); optimizers keep their parameters."""
@@ -154,15 +166,23 @@ class CycleGAN:
     def train_step(self, batch: dict[str, torch.Tensor], runtime: StepRuntime) -> dict[str, torch.Tensor]:
         real_a, real_b = model_inputs(batch, ("A", "B"), self.device, runtime)
         loss = self.cfg.loss
-        return cyclegan_step(
+        losses = cyclegan_step(
             self.nets, self.opt_G, self.opt_D, self.pools, real_a, real_b,
             gan_mode=loss.gan_mode, lambda_a=loss.lambda_a, lambda_b=loss.lambda_b,
             lambda_identity=loss.lambda_identity, lambda_gp=loss.lambda_gp, runtime=runtime,
         )
+        for name, average in self.ema.items():
+            average.update(unwrap(self.nets[name]))
+        return losses
 
     def extra_state(self) -> dict[str, Any]:
-        return {"pools": {side: pool.state_dict() for side, pool in self.pools.items()}}
+        state: dict[str, Any] = {"pools": {side: pool.state_dict() for side, pool in self.pools.items()}}
+        if self.ema:
+            state["ema_updates"] = {name: average.updates for name, average in self.ema.items()}
+        return state
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         for side, pool_state in state.get("pools", {}).items():
             self.pools[side].load_state_dict(pool_state, self.device)
+        for name, updates in state.get("ema_updates", {}).items():
+            self.ema[name].updates = int(updates)

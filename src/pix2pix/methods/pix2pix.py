@@ -3,10 +3,16 @@
 G: input -> output. D judges (input, output) pairs patch by patch. The objective
 is  min_G max_D  L_cGAN(G, D) + lambda * L1(G),  with D's loss halved (the
 paper: "we divide the objective by 2 while optimizing D").
+
+Optional terms from later work, each off unless configured: differentiable
+augmentation of every pair D sees (DiffAugment), a multi-scale D with
+feature matching (pix2pixHD), an R1 penalty on real pairs, a VGG perceptual
+loss, and an exponential moving average of G's weights.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
@@ -15,8 +21,32 @@ from torch import nn
 
 from ..config import Config
 from ..models import init_weights, run_padded, size_multiple, unwrap
-from ..models.losses import d_loss, d_probability_view, g_loss, gradient_penalty
+from ..models.augment import AdaptiveAugment, diff_augment, parse_policy
+from ..models.discriminators import judge
+from ..models.losses import (d_loss_scales, d_probability_view, feature_matching, g_loss_scales, gradient_penalty,
+                             r1_penalty)
 from .base import StepRuntime, build_adam, discriminator_from_config, fingerprints, generator_from_config, model_inputs
+from .ema import WeightAverage
+
+
+@dataclass(frozen=True)
+class Pix2PixTerms:
+    """The loss terms of one step and their weights (from ``config.loss`` and ``config.train``)."""
+
+    gan_mode: str
+    lambda_l1: float
+    lambda_gp: float = 10.0
+    lambda_fm: float = 0.0
+    lambda_r1: float = 0.0
+    r1_every: int = 1
+    lambda_vgg: float = 0.0
+    augment: tuple[str, ...] = ()
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> "Pix2PixTerms":
+        loss = cfg.loss
+        return cls(loss.gan_mode, loss.lambda_l1, loss.lambda_gp, loss.lambda_fm, loss.lambda_r1, loss.r1_every,
+                   loss.lambda_vgg, parse_policy(cfg.train.d_augment))
 
 
 def pix2pix_step(
@@ -27,15 +57,22 @@ def pix2pix_step(
     real_a: torch.Tensor,
     real_b: torch.Tensor,
     *,
-    gan_mode: str,
-    lambda_l1: float,
-    lambda_gp: float,
+    terms: Pix2PixTerms,
     runtime: StepRuntime,
+    augment_p: float = 1.0,
+    r1_now: bool = False,
+    vgg: nn.Module | None = None,
 ) -> dict[str, torch.Tensor]:
     """One optimisation step of D then G on a batch of (input, target) images in [-1, 1].
 
     Returns detached losses and D's mean outputs on real and generated pairs.
     """
+    mode = terms.gan_mode
+    split = (real_a.shape[1], real_b.shape[1])
+
+    def seen_by_d(pair: torch.Tensor) -> torch.Tensor:  # the same random transform for both halves of a pair
+        return diff_augment(pair, terms.augment, split, augment_p) if terms.augment else pair
+
     with runtime.autocast():
         fake_b = run_padded(G, real_a, size_multiple(G))  # (B, C_out, H, W)
 
@@ -43,27 +80,43 @@ def pix2pix_step(
     D.requires_grad_(True)
     opt_D.zero_grad(set_to_none=True)
     with runtime.autocast():
-        pred_fake = D(torch.cat([real_a, fake_b.detach()], dim=1))
-        pred_real = D(torch.cat([real_a, real_b], dim=1))
-    loss_d_fake = d_loss(gan_mode, pred_fake, real=False)
-    loss_d_real = d_loss(gan_mode, pred_real, real=True)
+        pred_fake = judge(D, seen_by_d(torch.cat([real_a, fake_b.detach()], dim=1)))
+        pred_real = judge(D, seen_by_d(torch.cat([real_a, real_b], dim=1)))
+    loss_d_fake = d_loss_scales(mode, pred_fake, real=False)
+    loss_d_real = d_loss_scales(mode, pred_real, real=True)
     loss_d = 0.5 * (loss_d_fake + loss_d_real)
     losses: dict[str, torch.Tensor] = {}
-    if gan_mode == "wgangp":
+    if mode == "wgangp":
         with runtime.autocast():  # double backward: through the plain D (DDP does not support it)
             penalty = gradient_penalty(unwrap(D), real_b, fake_b, condition=real_a)
-        loss_d = loss_d + lambda_gp * penalty
+        loss_d = loss_d + terms.lambda_gp * penalty
         losses["loss_D_gp"] = penalty.detach()
+    if terms.lambda_r1 > 0 and r1_now:
+        with runtime.autocast():
+            r1 = r1_penalty(unwrap(D), real_b, condition=real_a, transform=seen_by_d)
+        loss_d = loss_d + 0.5 * terms.lambda_r1 * terms.r1_every * r1  # lazy: every r1_every steps, scaled up
+        losses["loss_D_r1"] = r1.detach()
     runtime.step(loss_d, opt_D)
 
     # (2) update G: fool D and stay close to the target (L1)
     D.requires_grad_(False)
     opt_G.zero_grad(set_to_none=True)
     with runtime.autocast():  # plain D: its parameters get no gradient here, so no DDP sync
-        pred_fake_for_g = unwrap(D)(torch.cat([real_a, fake_b], dim=1))
-    loss_g_gan = g_loss(gan_mode, pred_fake_for_g)
-    loss_g_l1 = F.l1_loss(fake_b.float(), real_b.float()) * lambda_l1
+        fake_pair = seen_by_d(torch.cat([real_a, fake_b], dim=1))
+        pred_fake_for_g = judge(unwrap(D), fake_pair, features=terms.lambda_fm > 0)
+    loss_g_gan = g_loss_scales(mode, pred_fake_for_g)
+    loss_g_l1 = F.l1_loss(fake_b.float(), real_b.float()) * terms.lambda_l1
     loss_g = loss_g_gan + loss_g_l1
+    if terms.lambda_fm > 0:
+        with runtime.autocast(), torch.no_grad():  # the real pair's activations are a fixed target
+            real_features = judge(unwrap(D), seen_by_d(torch.cat([real_a, real_b], dim=1)), features=True)
+        loss_fm = feature_matching(pred_fake_for_g, real_features) * terms.lambda_fm
+        loss_g = loss_g + loss_fm
+        losses["loss_G_FM"] = loss_fm.detach()
+    if vgg is not None and terms.lambda_vgg > 0:
+        loss_vgg = vgg(fake_b, real_b) * terms.lambda_vgg
+        loss_g = loss_g + loss_vgg
+        losses["loss_G_VGG"] = loss_vgg.detach()
     runtime.step(loss_g, opt_G)
     D.requires_grad_(True)
 
@@ -74,15 +127,18 @@ def pix2pix_step(
         loss_G=loss_g.detach(),
         loss_G_GAN=loss_g_gan.detach(),
         loss_G_L1=loss_g_l1.detach(),
-        D_real=d_probability_view(gan_mode, pred_real.detach()).mean(),
-        D_fake=d_probability_view(gan_mode, pred_fake.detach()).mean(),
+        D_real=d_probability_view(mode, pred_real[0][-1].detach()).mean(),
+        D_fake=d_probability_view(mode, pred_fake[0][-1].detach()).mean(),
     )
+    threshold = 0.5 if mode == "lsgan" else 0.0  # where D's output says "undecided"
+    losses["D_real_sign"] = torch.sign(pred_real[0][-1].detach().float() - threshold).mean()  # ADA's overfitting signal
     losses.update(fingerprints(fake_b, real_b))
     return losses
 
 
 class Pix2Pix:
-    """Owns G (U-Net by default), D (PatchGAN on input+output channels) and their Adams."""
+    """Owns G (U-Net by default), D (PatchGAN on input+output channels), their Adams, and G's
+    weight average and D's adaptive augmentation when those are on."""
 
     name = "pix2pix"
 
@@ -100,30 +156,60 @@ class Pix2Pix:
         self.opt_G = build_adam(self.G.parameters(), t.lr_g, t.beta1, t.beta2, device)
         self.opt_D = build_adam(self.D.parameters(), t.lr_d, t.beta1, t.beta2, device)
         self.device = device
+        self.terms = Pix2PixTerms.from_config(cfg)
+        self.ema = WeightAverage(self.G, t.ema_decay) if t.ema_decay > 0 else None
+        self.adaptive = (AdaptiveAugment(t.d_augment_target, ramp_images=5000, p=t.d_augment_p)
+                         if self.terms.augment and t.d_augment_adaptive else None)
+        self.vgg = None
+        if cfg.loss.lambda_vgg > 0:
+            from ..models.perceptual import load_vgg_loss
+
+            self.vgg = load_vgg_loss(cfg.loss.vgg_weights, device)
+        self.steps = 0
 
     def networks(self) -> dict[str, nn.Module]:
-        return {"G": self.G, "D": self.D}
+        nets = {"G": self.G, "D": self.D}
+        if self.ema is not None:
+            nets["G_ema"] = self.ema.average
+        return nets
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"G": self.opt_G, "D": self.opt_D}
 
     def generator(self, direction: str = "AtoB") -> nn.Module:
-        return self.G
+        """The generator inference uses: the weight average when there is one."""
+        return self.ema.average if self.ema is not None else self.G
 
     def wrap_networks(self, wrap: Callable[[nn.Module], nn.Module]) -> None:
-        """Replace each network by ``wrap(network)`` (DDP, torch.compile); optimizers keep their parameters."""
+        """Replace each trained network by ``wrap(network)`` (DDP, torch.compile); optimizers keep their parameters."""
         self.G, self.D = wrap(self.G), wrap(self.D)
 
     def train_step(self, batch: dict[str, torch.Tensor], runtime: StepRuntime) -> dict[str, torch.Tensor]:
         real_a, real_b = model_inputs(batch, ("input", "target"), self.device, runtime)
-        loss = self.cfg.loss
-        return pix2pix_step(
-            self.G, self.D, self.opt_G, self.opt_D, real_a, real_b,
-            gan_mode=loss.gan_mode, lambda_l1=loss.lambda_l1, lambda_gp=loss.lambda_gp, runtime=runtime,
+        p = self.adaptive.p if self.adaptive is not None else self.cfg.train.d_augment_p
+        losses = pix2pix_step(
+            self.G, self.D, self.opt_G, self.opt_D, real_a, real_b, terms=self.terms, runtime=runtime,
+            augment_p=p, r1_now=self.steps % self.terms.r1_every == 0, vgg=self.vgg,
         )
+        self.steps += 1
+        if self.ema is not None:
+            self.ema.update(unwrap(self.G))
+        if self.adaptive is not None:
+            self.adaptive.update(float(losses["D_real_sign"]), real_a.shape[0])
+            losses["augment_p"] = torch.tensor(self.adaptive.p)
+        return losses
 
     def extra_state(self) -> dict[str, Any]:
-        return {}
+        state: dict[str, Any] = {"steps": self.steps}
+        if self.ema is not None:
+            state["ema_updates"] = self.ema.updates
+        if self.adaptive is not None:
+            state["adaptive_augment"] = self.adaptive.state_dict()
+        return state
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
-        pass
+        self.steps = int(state.get("steps", 0))
+        if self.ema is not None:
+            self.ema.updates = int(state.get("ema_updates", 0))
+        if self.adaptive is not None and "adaptive_augment" in state:
+            self.adaptive.load_state_dict(state["adaptive_augment"])

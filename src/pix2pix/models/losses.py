@@ -61,7 +61,8 @@ def gradient_penalty(
     alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device, generator=generator)
     mixed = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
     scores = discriminator(mixed if condition is None else torch.cat([condition, mixed], dim=1))
-    (grad,) = torch.autograd.grad(scores.float().sum(), mixed, create_graph=True)
+    total = sum(s.float().sum() for s in (scores if isinstance(scores, list) else [scores]))  # every scale's scores
+    (grad,) = torch.autograd.grad(total, mixed, create_graph=True)
     norms = grad.flatten(1).norm(2, dim=1)
     return ((norms - 1.0) ** 2).mean()
 
@@ -69,3 +70,39 @@ def gradient_penalty(
 def d_probability_view(mode: str, scores: torch.Tensor) -> torch.Tensor:
     """D's scores as the monitor reads them: probabilities for vanilla, raw otherwise."""
     return torch.sigmoid(scores.float()) if mode == "vanilla" else scores.float()
+
+
+def d_loss_scales(mode: str, scales: list[list[torch.Tensor]], real: bool) -> torch.Tensor:
+    """``d_loss`` averaged over a (multi-scale) discriminator's scales (each scale's last tensor: scores)."""
+    return sum(d_loss(mode, scale[-1], real) for scale in scales) / len(scales)
+
+
+def g_loss_scales(mode: str, scales: list[list[torch.Tensor]]) -> torch.Tensor:
+    """``g_loss`` averaged over the discriminator's scales."""
+    return sum(g_loss(mode, scale[-1]) for scale in scales) / len(scales)
+
+
+def feature_matching(fake: list[list[torch.Tensor]], real: list[list[torch.Tensor]]) -> torch.Tensor:
+    """pix2pixHD's discriminator feature-matching loss: L1 between D's block activations on the
+    generated and the real pair, averaged over blocks and scales (the real side is a fixed target)."""
+    total = fake[0][0].new_zeros((), dtype=torch.float32)
+    for fake_scale, real_scale in zip(fake, real):
+        blocks = list(zip(fake_scale[:-1], real_scale[:-1]))
+        for f, r in blocks:
+            total = total + F.l1_loss(f.float(), r.detach().float()) / (len(blocks) * len(fake))
+    return total
+
+
+def r1_penalty(discriminator: torch.nn.Module, real: torch.Tensor, condition: torch.Tensor | None = None,
+               transform=None) -> torch.Tensor:  # noqa: ANN001 - transform: tensor -> tensor
+    """R1 (Mescheder et al., 2018): E[||grad_x D(x)||^2] on real images x; pix2pix's condition is
+    concatenated unchanged, only the judged image is differentiated. ``transform`` (D's augmentation)
+    is applied to the pair first, as D sees it."""
+    x = real.detach().requires_grad_(True)
+    pair = x if condition is None else torch.cat([condition, x], dim=1)
+    if transform is not None:
+        pair = transform(pair)
+    scores = discriminator(pair)
+    total = sum(s.float().sum() for s in (scores if isinstance(scores, list) else [scores]))
+    (grad,) = torch.autograd.grad(total, x, create_graph=True)
+    return grad.float().pow(2).flatten(1).sum(1).mean()

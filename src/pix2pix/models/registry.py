@@ -17,12 +17,15 @@ from ..errors import ConfigError
 
 class GeneratorFactory(Protocol):
     def __call__(
-        self, *, in_channels: int, out_channels: int, ngf: int, norm: str, dropout: float, image_size: int
+        self, *, in_channels: int, out_channels: int, ngf: int, norm: str, dropout: float, image_size: int,
+        upsample: str = "transposed",
     ) -> nn.Module: ...
 
 
 class DiscriminatorFactory(Protocol):
-    def __call__(self, *, in_channels: int, ndf: int, n_layers: int, norm: str) -> nn.Module: ...
+    def __call__(
+        self, *, in_channels: int, ndf: int, n_layers: int, norm: str, num_d: int = 1, spectral_norm: bool = False
+    ) -> nn.Module: ...
 
 
 _GENERATORS: dict[str, GeneratorFactory] = {}
@@ -66,19 +69,25 @@ def build_generator(
     norm: str = "batch",
     dropout: float = 0.0,
     image_size: int = 256,
+    upsample: str = "transposed",
 ) -> nn.Module:
     """Build a registered generator; an unknown name lists the valid ones."""
     if name not in _GENERATORS:
         raise ConfigError(f"model.generator: unknown generator '{name}' (valid: {', '.join(generator_names())})")
     return _GENERATORS[name](
-        in_channels=in_channels, out_channels=out_channels, ngf=ngf, norm=norm, dropout=dropout, image_size=image_size
+        in_channels=in_channels, out_channels=out_channels, ngf=ngf, norm=norm, dropout=dropout, image_size=image_size,
+        upsample=upsample,
     )
 
 
-def build_discriminator(name: str, *, in_channels: int, ndf: int = 64, n_layers: int = 3, norm: str = "batch") -> nn.Module:
+def build_discriminator(
+    name: str, *, in_channels: int, ndf: int = 64, n_layers: int = 3, norm: str = "batch", num_d: int = 1,
+    spectral_norm: bool = False,
+) -> nn.Module:
     """Build a registered discriminator; an unknown name lists the valid ones."""
     if name not in _DISCRIMINATORS:
         raise ConfigError(
             f"model.discriminator: unknown discriminator '{name}' (valid: {', '.join(discriminator_names())})"
         )
-    return _DISCRIMINATORS[name](in_channels=in_channels, ndf=ndf, n_layers=n_layers, norm=norm)
+    return _DISCRIMINATORS[name](in_channels=in_channels, ndf=ndf, n_layers=n_layers, norm=norm, num_d=num_d,
+                                 spectral_norm=spectral_norm)

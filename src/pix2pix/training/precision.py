@@ -82,6 +82,7 @@ class Precision:
         any_rank: Callable[[bool], bool] | None = None,
         batch_size: int = 1,
         step_in_backward: bool = False,
+        clip_grad_norm: float = 0.0,
     ) -> None:
         kind = resolve_precision(kind, device, batch_size)
         if kind not in ("fp32", "bf16", "fp16"):
@@ -96,8 +97,12 @@ class Precision:
         self.skipped = 0
         self.measure_grads = False  # set by the trainer on steps it logs
         self.grad_norms: dict[int, float] = {}  # id(optimizer) -> gradient norm of its parameters
-        # Adam inside backward: not with fp16, whose loss scaler must see every gradient before any step
-        self.backward_steps = backward_step.BackwardSteps() if step_in_backward and kind != "fp16" else None
+        # Adam inside backward: not with fp16, whose loss scaler must see every gradient before any step,
+        # nor with clipping, which must see the whole gradient's norm
+        self.backward_steps = (backward_step.BackwardSteps() if step_in_backward and kind != "fp16" and not clip_grad_norm
+                               else None)
+        self.clip_grad_norm = clip_grad_norm
+        self._clip_counts: dict[int, list[int]] = {}  # id(optimizer) -> [clipped steps, steps] since last read
 
     def autocast(self) -> AbstractContextManager[Any]:
         if self.dtype is None:
@@ -118,15 +123,36 @@ class Precision:
         if self.kind != "fp16":
             loss.backward()
             self._measure(optimizer)
+            self._clip(optimizer)
             optimizer.step()
             return
         scaler = self._scalers.setdefault(id(optimizer), torch.amp.GradScaler("cuda"))
         scaler.scale(loss).backward()
-        if self.measure_grads:
+        if self.measure_grads or self.clip_grad_norm:
             scaler.unscale_(optimizer)
         self._measure(optimizer)
+        self._clip(optimizer)
         scaler.step(optimizer)
         scaler.update()
+
+    def _clip(self, optimizer: torch.optim.Optimizer) -> None:
+        """train.clip_grad_norm: scale the optimizer's whole gradient down to that norm, and count how often."""
+        if not self.clip_grad_norm:
+            return
+        params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        norm = float(torch.nn.utils.clip_grad_norm_(params, self.clip_grad_norm))
+        counts = self._clip_counts.setdefault(id(optimizer), [0, 0])
+        counts[0] += int(norm > self.clip_grad_norm)
+        counts[1] += 1
+
+    def clip_rates(self, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, float]:
+        """Share of steps whose gradient was clipped, per optimizer, since the last call."""
+        rates = {}
+        for name, opt in optimizers.items():
+            clipped, steps = self._clip_counts.pop(id(opt), [0, 0])
+            if steps:
+                rates[name] = clipped / steps
+        return rates
 
     def _measure(self, optimizer: torch.optim.Optimizer) -> None:
         if not self.measure_grads:

@@ -21,3 +21,12 @@ def lr_factor(cfg: TrainConfig, epoch: int) -> float:
     if cfg.lr_policy == "step":
         return 0.1 ** (epoch // cfg.lr_step_epochs)
     return 0.5 * (1.0 + math.cos(math.pi * min(epoch, total) / total))  # cosine over the whole run
+
+
+def batch_lr_factor(cfg: TrainConfig) -> float:
+    """Multiplier of the base learning rate for ``batch_size`` (``train.lr_batch_scaling``)."""
+    if cfg.lr_batch_scaling == "linear":
+        return float(cfg.batch_size)
+    if cfg.lr_batch_scaling == "sqrt":
+        return math.sqrt(cfg.batch_size)
+    return 1.0

@@ -40,7 +40,7 @@ from . import distributed
 from .precision import Precision, resolve_channels_last, resolve_step_in_backward, select_device
 from .budget import TimeBudget
 from .run_lock import RunLock
-from .schedule import lr_factor
+from .schedule import batch_lr_factor, lr_factor
 from .validation import CycleValidator, PairValidator, Validator
 
 
@@ -155,8 +155,9 @@ class Trainer:
         channels_last = resolve_channels_last(cfg.train.channels_last, self.device)
         self.precision = Precision(cfg.train.precision, self.device, channels_last,
                                    skip_nonfinite=cfg.train.on_nan == "skip", any_rank=lambda flag: distributed.any_rank(self.dist, flag)[0],
-                                   batch_size=cfg.train.batch_size,
-                                   step_in_backward=resolve_step_in_backward(cfg.train.step_in_backward, self.device) and not self.dist.enabled)
+                                   batch_size=cfg.train.batch_size, clip_grad_norm=cfg.train.clip_grad_norm,
+                                   step_in_backward=resolve_step_in_backward(cfg.train.step_in_backward, self.device)
+                                   and not self.dist.enabled and cfg.train.clip_grad_norm == 0)  # clipping needs whole gradients
         if channels_last:
             for net in self.method.networks().values():
                 net.to(memory_format=torch.channels_last)
@@ -228,15 +229,25 @@ class Trainer:
         ckpt.set_rng_state(state["rng"])
 
     def _init_from(self, path: Path) -> None:
-        """Fine-tuning: start from another run's network weights (not a resume)."""
+        """Fine-tuning: start from another run's network weights (not a resume). A generator starts from
+        the source's weight average when the source kept one (the weights it was validated and tested
+        with), else from its trained weights; this run's average, if on, starts from the same weights."""
         source = ckpt.load_checkpoint(ckpt.find_model_checkpoint(path, "latest"))
+        weights = source["networks"]
+        taken = []
         for name, net in self.method.networks().items():
-            if name not in source["networks"]:
-                raise CheckpointError(f"--init-from {shown(path)}: has no '{name}' network (a {source.get('method')} run)")
+            base = name[: -len("_ema")] if name.endswith("_ema") else name
+            key = f"{base}_ema" if f"{base}_ema" in weights else base
+            if key not in weights:
+                raise CheckpointError(f"--init-from {shown(path)}: has no '{base}' network (a {source.get('method')} run)")
             try:
-                net.load_state_dict(source["networks"][name])
+                net.load_state_dict(weights[key])
             except RuntimeError as exc:
                 raise CheckpointError(f"--init-from {shown(path)}: {name} does not fit this config ({str(exc).splitlines()[0]})") from None
+            if not name.endswith("_ema"):
+                taken.append(f"{name} <- {key}")
+        if self.dist.is_main:
+            print(f"--init-from {shown(path)}: {', '.join(taken)} (step {source.get('step', '?')})", file=sys.stderr)
 
     # ------------------------------------------------------------------ saving
     def save(self, periodic: bool) -> Path:
@@ -278,14 +289,14 @@ class Trainer:
         if val is None:
             return
         self.last_val = val
-        self.logger.log("val", self.step, val_L1=val)
+        self.logger.log("val", self.step, val_L1=val, seconds=round(self.budget.used(), 3))
         if self.best_val is None or val < self.best_val:
             self.best_val = val
             ckpt.save_checkpoint(self.paths.checkpoints / ckpt.BEST, self._state(full=False))
 
     # ------------------------------------------------------------------ loop
     def _set_lr(self) -> dict[str, float]:
-        factor = lr_factor(self.cfg.train, self.epoch)
+        factor = lr_factor(self.cfg.train, self.epoch) * batch_lr_factor(self.cfg.train)
         base = {"G": self.cfg.train.lr_g, "D": self.cfg.train.lr_d}
         rates = {}
         for name, opt in self.method.optimizers().items():  # every method names them G and D
@@ -393,9 +404,12 @@ class Trainer:
         return TrainResult(self.paths.root, self.step, status, self.best_val, self.last_val, self.dist.is_main)
 
     def _diagnostics(self) -> dict[str, float]:
-        """Gradient norms of this step and the output/target spread of the monitor's window."""
+        """Gradient norms of this step, how often clipping acted since the last log, and the
+        output/target spread of the monitor's window."""
         values = {f"grad_norm_{name}": self.precision.grad_norms[id(opt)]
                   for name, opt in self.method.optimizers().items() if id(opt) in self.precision.grad_norms}
+        if self.cfg.train.clip_grad_norm > 0:
+            values.update({f"clipped_{name}": rate for name, rate in self.precision.clip_rates(self.method.optimizers()).items()})
         spread = self.monitor.spread()
         if spread is not None:
             values["output_spread"], values["target_spread"] = spread

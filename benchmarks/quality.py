@@ -1,0 +1,362 @@
+"""`pix2pix bench --quality`: our default recipe against the frozen paper recipe, at equal wall-clock.
+
+    pix2pix bench --quality                      # facades, 128 px, both directions, 3 seeds, 600 s each
+    pix2pix bench --quality --quick              # plumbing only (tiny budget, one seed)
+    pix2pix bench --quality --data DIR --direction BtoA --seeds 2 --budget 300 --set loss.lambda_l1=50
+
+- Data: an aligned A|B set (``--data``, default ../shared/data/facades). Options
+  are chosen on a fixed validation list of training files (``facades_val.txt``,
+  committed); both sides train on the other training files; the test split is
+  scored once per run, for the final table.
+- Sides: the reference (``paper_reference.py``: the paper's recipe, written
+  there in full) and ours (``pix2pix train`` with its defaults and only the
+  data settings, plus ``--set`` overrides: how a user runs it). Each run is a
+  fresh process, sides interleaved per seed (ref 0, ours 0, ref 1, ...).
+- Budget: the training loop's wall-clock from its first step, data loading,
+  validation and checkpointing included as each side runs them (ours stops
+  through ``train.max_minutes``); start-up and final scoring excluded and
+  reported.
+- Scores on the test split, one scorer for both (inputs and targets resized to
+  the training size): L1, PSNR, SSIM, mean +- sd over seeds; photo -> labels also
+  per-pixel accuracy, per-class accuracy and mean IoU through the facades
+  palette; the checkerboard measure (``pix2pix.evaluation.checkerboard``).
+- Time to quality: the mean-over-seeds validation L1 curve of ours, smoothed over
+  3 points, first reaches and then stays below the reference's final
+  validation L1; that wall-clock is reported.
+- Output: a table, one JSON line, a PNG grid (input | reference | ours | target).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "facades"
+VAL_LIST = HERE / "facades_val.txt"
+GRID_IMAGES = 4
+
+
+# ---------------------------------------------------------------------- data
+def validation_names(data: Path, count: int = 40) -> list[str]:
+    """The committed validation list for facades; for other data, a seeded draw of ``count`` training files."""
+    names = sorted(p.name for p in (data / "train").iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    if data.resolve() == DEFAULT_DATA.resolve() and VAL_LIST.exists():
+        listed = [line.strip() for line in VAL_LIST.read_text().splitlines() if line.strip() and not line.startswith("#")]
+        missing = sorted(set(listed) - set(names))
+        if missing:
+            raise SystemExit(f"error: {VAL_LIST.name} names files not in {data / 'train'}: {missing[:3]}")
+        return listed
+    rng = np.random.default_rng(1234)
+    return sorted(rng.choice(names, size=min(count, max(1, len(names) // 10)), replace=False).tolist())
+
+
+def split_folder(data: Path, root: Path, val: list[str]) -> Path:
+    """DATA/{train,val,test} as symlinks: train minus the validation list, the list, the test split."""
+    folder = root / "split"
+    for name in ("train", "val", "test"):
+        (folder / name).mkdir(parents=True, exist_ok=True)
+    for path in sorted((data / "train").iterdir()):
+        (folder / ("val" if path.name in val else "train") / path.name).symlink_to(path.resolve())
+    for path in sorted((data / "test").iterdir()):
+        (folder / "test" / path.name).symlink_to(path.resolve())
+    return folder
+
+
+def load_pairs(folder: Path, size: int, direction: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, input, target) at size x size, bicubic, the direction applied."""
+    from pix2pix.data.io import read_image
+    from pix2pix.data.transforms import resize
+
+    pairs = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() not in (".jpg", ".jpeg", ".png"):
+            continue
+        ab = read_image(path)
+        half = ab.shape[1] // 2
+        a, b = resize(ab[:, :half], size, size), resize(ab[:, half:], size, size)
+        pairs.append((path.stem, a, b) if direction == "AtoB" else (path.stem, b, a))
+    return pairs
+
+
+# ---------------------------------------------------------------------- scoring
+def score(outputs: list[np.ndarray], targets: list[np.ndarray], direction: str, levels: int) -> dict[str, float]:
+    """One scorer for both sides."""
+    from pix2pix.evaluation.checkerboard import checkerboard_ratio
+    from pix2pix.evaluation.metrics import image_metrics, mean_metrics
+
+    result = mean_metrics([image_metrics(o, t) for o, t in zip(outputs, targets)])
+    result = {k: result[k] for k in ("L1", "PSNR", "SSIM") if k in result}
+    if direction == "AtoB":  # photo -> labels: the paper scores it as segmentation
+        from pix2pix.evaluation.segmentation import confusion, load_palette, segmentation_scores
+
+        palette = load_palette("facades")
+        matrix = sum(confusion(palette, o, t) for o, t in zip(outputs, targets))
+        seg = segmentation_scores(palette, matrix)
+        result.update(pixel_accuracy=seg["pixel_accuracy"], class_accuracy=seg["mean_class_accuracy"], mean_IoU=seg["mean_IoU"])
+    result["checkerboard"] = checkerboard_ratio(zip(outputs, targets), levels)
+    return result
+
+
+def val_l1(outputs: list[np.ndarray], targets: list[np.ndarray]) -> float:
+    from pix2pix.evaluation.metrics import l1
+
+    return float(np.mean([l1(o, t) for o, t in zip(outputs, targets)]))
+
+
+# ---------------------------------------------------------------------- the two sides
+def run_reference(spec: dict[str, Any]) -> dict[str, Any]:
+    """In a fresh process: train the paper recipe for the budget, then score (not timed)."""
+    import torch
+
+    from paper_reference import train_for, unet_depth
+
+    torch.set_num_threads(spec["threads"])
+    folder = Path(spec["split"])
+    files = sorted(p for p in (folder / "train").iterdir())
+    recipe, steps, startup = train_for(files, spec["size"], spec["direction"], spec["budget"], spec["seed"], spec["workers"])
+    test = load_pairs(folder / "test", spec["size"], spec["direction"])
+    val = load_pairs(folder / "val", spec["size"], spec["direction"])
+    outputs = [recipe.translate(inp) for _, inp, _ in test]
+    result = {"steps": steps, "startup_s": startup, "budget_s": spec["budget"],
+              "scores": score(outputs, [t for _, _, t in test], spec["direction"], unet_depth(spec["size"])),
+              "val_L1": val_l1([recipe.translate(inp) for _, inp, _ in val], [t for _, _, t in val])}
+    np.savez_compressed(spec["grid_out"], *outputs[:GRID_IMAGES])
+    return result
+
+
+def ours_command(spec: dict[str, Any], run: Path) -> list[str]:
+    size = spec["size"]
+    sets = [f"data.direction={spec['direction']}", f"data.crop_size={size}", f"data.load_size={round(size * 286 / 256)}",
+            f"data.num_workers={spec['workers']}", f"train.seed={spec['seed']}", f"train.max_minutes={spec['budget'] / 60}",
+            f"train.val_every={spec['val_every']}", "train.sample_every=0", *spec["overrides"]]
+    return [sys.executable, "-m", "pix2pix", "train", spec["split"], "--out", str(run), "--no-progress",
+            *[a for item in sets for a in ("--set", item)]]
+
+
+def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
+    """`pix2pix train` as a user runs it, stopped by its time budget; then score its best checkpoint."""
+    import torch
+
+    from pix2pix.inference import Translator, load_model
+    from pix2pix.training.checkpoint import load_checkpoint
+
+    run = Path(spec["run"])
+    started = time.perf_counter()
+    r = subprocess.run(ours_command(spec, run), capture_output=True, text=True,
+                       env=dict(os.environ, OMP_NUM_THREADS=str(spec["threads"])))
+    wall = time.perf_counter() - started
+    if r.returncode != 0:
+        raise SystemExit(f"error: our training failed: {r.stderr[-2000:]}")
+    latest = load_checkpoint(run / "checkpoints" / "latest.pt")
+    curve = [(entry["seconds"], entry["val_L1"]) for entry in map(json.loads, (run / "log.jsonl").read_text().splitlines())
+             if entry.get("kind") == "val" and "seconds" in entry]
+    torch.set_num_threads(spec["threads"])
+    translator = Translator(load_model(run), scale="native")  # best.pt, every inference default
+    folder = Path(spec["split"])
+    test = load_pairs(folder / "test", spec["size"], spec["direction"])
+    outputs = translator.translate_arrays([inp for _, inp, _ in test])
+    from pix2pix.models import size_multiple
+
+    levels = int(np.log2(size_multiple(translator.net)))
+    np.savez_compressed(spec["grid_out"], *outputs[:GRID_IMAGES])
+    targets = [t for _, _, t in test]
+    other = "eval" if translator.norm == "paper" else "paper"  # the other inference mode, for inference.norm's default
+    alternative = Translator(load_model(run), scale="native", norm=other).translate_arrays([inp for _, inp, _ in test])
+    return {"steps": int(latest["step"]), "budget_s": spec["budget"], "train_seconds": float(latest["train_seconds"]),
+            "startup_s": wall - float(latest["train_seconds"]), "curve": curve, "norm": translator.norm,
+            "scores": score(outputs, targets, spec["direction"], levels),
+            "other_norm": {"norm": other, "scores": score(alternative, targets, spec["direction"], levels)}}
+
+
+def worker(spec: dict[str, Any]) -> None:
+    result = run_reference(spec) if spec["side"] == "ref" else run_ours(spec)
+    print("RESULT " + json.dumps(result))
+
+
+def spawn(spec: dict[str, Any]) -> dict[str, Any]:
+    r = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)],
+                       capture_output=True, text=True, timeout=spec["budget"] * 3 + 1800)
+    if r.returncode != 0:
+        raise SystemExit(f"error: the {spec['side']} run failed:\n{r.stderr[-3000:]}")
+    line = [ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")][-1]
+    return json.loads(line[len("RESULT "):])
+
+
+# ---------------------------------------------------------------------- summary
+def mean_sd(values: list[float]) -> tuple[float, float]:
+    array = np.asarray(values, dtype=np.float64)
+    return float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else 0.0
+
+
+def pooled_gap(a: list[float], b: list[float]) -> float | None:
+    """(mean b - mean a) in pooled standard deviations (None with fewer than 2 seeds a side)."""
+    if len(a) < 2 or len(b) < 2:
+        return None
+    pooled = np.sqrt((np.var(a, ddof=1) + np.var(b, ddof=1)) / 2)
+    return float((np.mean(b) - np.mean(a)) / pooled) if pooled > 0 else float("inf")
+
+
+def time_to_quality(curves: list[list[tuple[float, float]]], threshold: float) -> float | None:
+    """Wall-clock at which the mean validation curve (smoothed over 3 points) goes below ``threshold``
+    and stays there; None if it never does."""
+    length = min(len(c) for c in curves) if curves else 0
+    if length == 0:
+        return None
+    seconds = np.mean([[t for t, _ in c[:length]] for c in curves], axis=0)
+    values = np.mean([[v for _, v in c[:length]] for c in curves], axis=0)
+    smooth = np.convolve(np.pad(values, 1, mode="edge"), np.ones(3) / 3, mode="valid")
+    below = smooth <= threshold
+    for i in range(length):
+        if below[i:].all():
+            return float(seconds[i])
+    return None
+
+
+def summarise(direction: str, results: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    metrics = list(results["ref"][0]["scores"])
+    summary: dict[str, Any] = {"direction": direction, "seeds": len(results["ref"])}
+    for name in metrics:
+        ref = [r["scores"][name] for r in results["ref"]]
+        ours = [r["scores"][name] for r in results["ours"]]
+        gap = pooled_gap(ref, ours)
+        summary[name] = {"reference": mean_sd(ref), "ours": mean_sd(ours), "gap_sd": gap}
+    for side in ("ref", "ours"):
+        summary[f"steps_{side}"] = mean_sd([r["steps"] for r in results[side]])
+        summary[f"startup_s_{side}"] = mean_sd([r["startup_s"] for r in results[side]])
+    threshold = float(np.mean([r["val_L1"] for r in results["ref"]]))
+    summary["reference_val_L1"] = threshold
+    summary["time_to_reference_s"] = time_to_quality([r["curve"] for r in results["ours"]], threshold)
+    return summary
+
+
+def print_table(summaries: list[dict[str, Any]], budget: float, cpu: str) -> None:
+    print(f"quality at equal wall-clock ({budget:g} s of training each), {cpu}; mean +- sd over seeds")
+    for s in summaries:
+        print(f"\n{s['direction']} ({s['seeds']} seeds): steps ref {s['steps_ref'][0]:.0f}, ours {s['steps_ours'][0]:.0f}")
+        print(f"  {'metric':<15}{'reference':>20}{'ours':>20}{'gap (pooled sd)':>18}")
+        for name, value in s.items():
+            if isinstance(value, dict) and "reference" in value:
+                (rm, rs), (om, osd) = value["reference"], value["ours"]
+                gap = "" if value["gap_sd"] is None else f"{value['gap_sd']:+.1f}"
+                print(f"  {name:<15}{rm:>13.4f} +- {rs:.4f}{om:>13.4f} +- {osd:.4f}{gap:>18}")
+        ttq = s["time_to_reference_s"]
+        print(f"  time for ours to reach the reference's final validation L1 ({s['reference_val_L1']:.4f}): "
+              + (f"{ttq:.0f} s ({budget / ttq:.1f}x faster)" if ttq else "not reached"))
+
+
+def write_grid(path: Path, pairs: list[tuple[str, np.ndarray, np.ndarray]], ref_file: Path, ours_file: Path) -> None:
+    from pix2pix.data.io import write_image
+    from pix2pix.evaluation.images import grid
+
+    ref, ours = np.load(ref_file), np.load(ours_file)
+    rows = [[inp, ref[f"arr_{i}"], ours[f"arr_{i}"], target] for i, (_, inp, target) in enumerate(pairs[:GRID_IMAGES])]
+    write_image(grid(rows), path)
+
+
+def cpu_name() -> str:
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("model name"))
+    except (OSError, StopIteration):
+        model = "unknown CPU"
+    return f"{model}, {os.cpu_count()} cores"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pix2pix bench --quality", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quality", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="plumbing check: tiny budget, one seed, one direction")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="aligned A|B data with train/ and test/")
+    parser.add_argument("--direction", default=None, choices=["AtoB", "BtoA", "both"], help="default: both (quick: BtoA)")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 per side (default 3; quick 1)")
+    parser.add_argument("--budget", type=float, default=None, help="seconds of training per run (default 600; quick 15)")
+    parser.add_argument("--size", type=int, default=None, help="training size (default 128; quick 64)")
+    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers, both sides")
+    parser.add_argument("--val-every", type=int, default=None, help="our validation interval in steps (default 100)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override on our side only")
+    parser.add_argument("--reference-cache", type=Path, metavar="DIR",
+                        help="keep reference runs here and reuse them (same data, direction, size, budget, seed): the "
+                             "reference is frozen, so screening our options need not re-run it")
+    parser.add_argument("--json", type=Path, help="also write all figures to this file")
+    parser.add_argument("--grid", type=Path, help="PNG grid input | reference | ours | target (default: quality_grid.png)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker(json.loads(args.worker))
+        return 0
+    quick = args.quick
+    seeds = args.seeds or (1 if quick else 3)
+    budget = args.budget or (15.0 if quick else 600.0)
+    size = args.size or (64 if quick else 128)
+    directions = {"both": ["BtoA", "AtoB"], None: ["BtoA"] if quick else ["BtoA", "AtoB"]}.get(args.direction, [args.direction])
+    if not (args.data / "train").is_dir() or not (args.data / "test").is_dir():
+        print(f"error: --data {args.data}: needs train/ and test/ folders of aligned A|B images", file=sys.stderr)
+        return 2
+    cpu = cpu_name()
+    figures: dict[str, Any] = {"cpu": cpu, "budget_s": budget, "size": size, "seeds": seeds, "overrides": args.set,
+                               "quick": quick, "directions": {}}
+    started = time.time()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        split = split_folder(args.data, root, validation_names(args.data))
+        summaries = []
+        for direction in directions:
+            results: dict[str, list[dict[str, Any]]] = {"ref": [], "ours": []}
+            for seed in range(seeds):
+                for side in ("ref", "ours"):
+                    spec = {"side": side, "split": str(split), "size": size, "direction": direction, "seed": seed,
+                            "budget": budget, "threads": args.threads, "workers": args.workers,
+                            "val_every": args.val_every or (20 if quick else 100), "overrides": args.set,
+                            "run": str(root / f"run_{direction}_{seed}"), "grid_out": str(root / f"{side}_{direction}_{seed}.npz")}
+                    print(f"{direction} seed {seed}: {'reference' if side == 'ref' else 'ours'} ...", file=sys.stderr, flush=True)
+                    cached = None
+                    if side == "ref" and args.reference_cache:
+                        key = f"{args.data.resolve().name}_{direction}_{size}px_{budget:g}s_seed{seed}_threads{args.threads}"
+                        cached = args.reference_cache / f"{key}.json"
+                        if cached.exists() and cached.with_suffix(".npz").exists():
+                            results[side].append(json.loads(cached.read_text()))
+                            shutil.copy(cached.with_suffix(".npz"), spec["grid_out"])
+                            continue
+                    results[side].append(spawn(spec))
+                    if cached is not None:
+                        cached.parent.mkdir(parents=True, exist_ok=True)
+                        cached.write_text(json.dumps(results[side][-1]))
+                        shutil.copy(spec["grid_out"], cached.with_suffix(".npz"))
+            summary = summarise(direction, results)
+            summaries.append(summary)
+            figures["directions"][direction] = {"summary": summary, "runs": results}
+            grid_path = args.grid or Path("quality_grid.png")
+            if len(directions) > 1:
+                grid_path = grid_path.with_name(f"{grid_path.stem}_{direction}{grid_path.suffix}")
+            write_grid(grid_path, load_pairs(split / "test", size, direction), root / f"ref_{direction}_0.npz",
+                       root / f"ours_{direction}_0.npz")
+            figures["directions"][direction]["grid"] = str(grid_path)
+    figures["seconds_total"] = time.time() - started
+    print_table(summaries, budget, cpu)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    line = {"quality": {s["direction"]: {k: (v["ours"][0] / v["reference"][0] if isinstance(v, dict) and "ours" in v else v)
+                                         for k, v in s.items() if k in ("L1", "PSNR", "SSIM", "mean_IoU", "pixel_accuracy",
+                                                                        "checkerboard", "time_to_reference_s")}
+                        for s in summaries}, "cpu": cpu, "quick": quick}
+    print(json.dumps(line))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,169 @@
+"""The quality options: each trains, validates, tests, exports and resumes exactly (N + N == 2N)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pix2pix.config import load_config
+from pix2pix.errors import ConfigError
+from pix2pix.evaluation.testing import run_test
+from pix2pix.export import export_model
+from pix2pix.models import build_generator, count_parameters
+from pix2pix.models.augment import AdaptiveAugment, diff_augment
+from pix2pix.models.perceptual import LAYOUTS, load_vgg_loss, vgg_features
+from pix2pix.training import checkpoint as ckpt
+from pix2pix.training.trainer import resume, train
+
+from test_training import assert_same_state, cfg_for, weights
+
+
+def _vgg_file(tmp_path: Path) -> Path:
+    """A stand-in for torchvision's VGG19 weights: the exact keys and shapes, random values."""
+    torch.manual_seed(0)
+    net = vgg_features(LAYOUTS["vgg19"])
+    path = tmp_path / "vgg19-standin.pth"
+    torch.save({f"features.{k}": v for k, v in net.state_dict().items()} | {"classifier.0.weight": torch.zeros(2, 2)}, path)
+    return path
+
+
+OPTIONS = {
+    "resize_conv": ["model.upsample=resize_conv"],
+    "ema": ["train.ema_decay=0.9"],
+    "diffaugment": ["train.d_augment=color,translation,cutout"],
+    "adaptive_augment": ["train.d_augment=translation", "train.d_augment_adaptive=true", "train.d_augment_p=0.2"],
+    "multiscale_fm": ["model.num_d=2", "loss.lambda_fm=10"],
+    "spectral_r1": ["model.d_spectral_norm=true", "loss.lambda_r1=1", "loss.r1_every=2"],
+    "clip": ["train.clip_grad_norm=0.5"],
+    "vgg": ["loss.lambda_vgg=1"],
+    "batch_sqrt_lr": ["train.lr_batch_scaling=sqrt"],
+}
+
+
+@pytest.mark.parametrize("option", list(OPTIONS))
+def test_option_trains_resumes_exactly_tests_and_exports(folder_data: Path, tmp_path: Path, option: str):
+    extra = OPTIONS[option] + ["train.val_every=2", "train.sample_every=0"]
+    if option == "vgg":
+        extra.append(f"loss.vgg_weights={_vgg_file(tmp_path)}")
+    straight = train(cfg_for(*extra, "train.max_steps=6"), folder_data, tmp_path / "straight", progress=False)
+    first = train(cfg_for(*extra, "train.max_steps=3"), folder_data, tmp_path / "split", progress=False)
+    second = resume(tmp_path / "split", ["train.max_steps=6"], progress=False)
+    assert straight.step == second.step == 6 and first.step == 3
+    a, b = weights(tmp_path / "straight"), weights(tmp_path / "split")
+    assert_same_state(a, b)
+    assert a["extra"] == b["extra"]  # EMA counters, augmentation probability, R1 step counter
+    assert straight.best_val_l1 is not None and np.isfinite(straight.best_val_l1)
+    result = run_test(tmp_path / "split", folder_data, progress=False)
+    assert result.count == 3 and np.isfinite(result.mean["L1"])
+    exported = export_model(tmp_path / "split", "weights", tmp_path / "g.safetensors")
+    assert exported.max_diff <= 1e-3
+
+
+def test_ema_is_what_inference_uses_and_init_from_says_what_it_takes(folder_data: Path, tmp_path: Path, capsys):
+    from pix2pix.inference import load_model
+
+    run = tmp_path / "ema"
+    train(cfg_for("train.ema_decay=0.5", "train.max_steps=4"), folder_data, run, progress=False)
+    state = ckpt.load_checkpoint(run / "checkpoints" / "latest.pt")
+    assert set(state["networks"]) == {"G", "D", "G_ema"}
+    live, average = state["networks"]["G"], state["networks"]["G_ema"]
+    assert any(not torch.equal(live[k], average[k]) for k in live)  # a real average, not a copy
+    model = load_model(run, "latest")
+    loaded = model.generators["AtoB"].state_dict()
+    assert all(torch.equal(loaded[k], average[k]) for k in average)
+    running = [k for k in average if k.endswith("running_mean")]
+    assert running and any(not torch.equal(live[k], average[k]) for k in running)  # batch-norm statistics averaged too
+    train(cfg_for("train.max_steps=1"), folder_data, tmp_path / "ft", init_from=run, progress=False)
+    assert "G <- G_ema, D <- D" in capsys.readouterr().err
+
+
+def test_ema_decay_ramps_up_then_holds():
+    from pix2pix.methods.ema import WeightAverage
+
+    net = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.zeros_(net.weight)
+    average = WeightAverage(net, decay=0.99)
+    with torch.no_grad():
+        net.weight.fill_(1.0)
+    average.update(net)  # decay min(0.99, 1/10): the average moves 90% of the way at first
+    assert average.average.weight.item() == pytest.approx(0.9)
+    average.updates = 10_000
+    average.update(net)
+    assert average.average.weight.item() == pytest.approx(0.9 + 0.1 * 0.01)
+
+
+def test_resize_conv_changes_the_layers_transposed_keeps_the_pinned_count():
+    args = dict(in_channels=3, out_channels=3, ngf=64, norm="batch", dropout=0.5, image_size=256)
+    assert count_parameters(build_generator("unet_256", **args)) == 54_413_955
+    resized = build_generator("unet_256", upsample="resize_conv", **args)
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in resized.modules())
+    assert resized(torch.randn(1, 3, 256, 256)).shape == (1, 3, 256, 256)
+    with pytest.raises(ConfigError, match="model.upsample"):
+        load_config(None, ["model.upsample=bilinear"])
+
+
+def test_diffaugment_keeps_pairs_aligned_and_lets_gradients_through():
+    torch.manual_seed(0)
+    a = torch.rand(4, 3, 16, 16, requires_grad=True)
+    pair = torch.cat([a, a], dim=1)  # input and output halves identical
+    out = diff_augment(pair, ("color", "translation", "cutout"), groups=(3, 3))
+    assert torch.equal(out[:, :3], out[:, 3:])  # one transform for both halves
+    assert not torch.equal(out, pair)
+    out.sum().backward()
+    assert a.grad is not None and a.grad.abs().sum() > 0
+    unchanged = diff_augment(pair, ("color",), groups=(3, 3), p=0.0)
+    assert torch.equal(unchanged, pair)
+    with pytest.raises(ConfigError, match="train.d_augment"):
+        load_config(None, ["train.d_augment=colour"])
+
+
+def test_adaptive_probability_follows_the_overfitting_signal():
+    ada = AdaptiveAugment(target=0.6, ramp_images=100, interval=4, p=0.5)
+    for _ in range(8):
+        ada.update(1.0, batch=1)  # D always sure on real pairs: p rises
+    assert ada.p == pytest.approx(0.5 + 2 * 0.04)
+    for _ in range(80):  # 20 adjustments down: floored at 0
+        ada.update(-1.0, batch=1)
+    assert ada.p == 0.0
+    restored = AdaptiveAugment(0.6, 100)
+    restored.load_state_dict(ada.state_dict())
+    assert restored.state_dict() == ada.state_dict()
+
+
+def test_clipping_is_counted_and_turns_step_in_backward_off(folder_data: Path, tmp_path: Path):
+    import json
+
+    from pix2pix.training.trainer import Trainer
+
+    trainer = Trainer(cfg_for("train.clip_grad_norm=1e-6", "train.step_in_backward=true"), folder_data, tmp_path / "t",
+                      progress=False)
+    assert trainer.precision.backward_steps is None
+    run = tmp_path / "r"
+    train(cfg_for("train.clip_grad_norm=1e-6", "train.max_steps=2"), folder_data, run, progress=False)
+    logged = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if '"train"' in line]
+    assert logged[-1]["clipped_G"] == 1.0 and logged[-1]["clipped_D"] == 1.0
+    assert ckpt.load_checkpoint(run / "checkpoints" / "latest.pt")["step"] == 2
+
+
+def test_vgg_weights_are_checked_strictly(tmp_path: Path):
+    good = _vgg_file(tmp_path)
+    loss = load_vgg_loss(good, torch.device("cpu"))
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    assert float(loss(x, x)) == 0.0 and float(loss(x, -x)) > 0
+    wrong = tmp_path / "wrong.pth"
+    torch.save({"features.0.weight": torch.zeros(64, 3, 3, 3)}, wrong)
+    with pytest.raises(ConfigError, match="neither a VGG16 nor a VGG19"):
+        load_vgg_loss(wrong, torch.device("cpu"))
+    with pytest.raises(ConfigError, match="not found"):
+        load_vgg_loss(tmp_path / "missing.pth", torch.device("cpu"))
+    with pytest.raises(ConfigError, match="loss.vgg_weights"):
+        load_config(None, ["loss.lambda_vgg=1"])
+
+
+def test_pix2pix_only_terms_are_refused_for_cyclegan(folder_data: Path, tmp_path: Path):
+    with pytest.raises(ConfigError, match="loss.lambda_fm is a pix2pix option"):
+        train(cfg_for("model.method=cyclegan", "loss.lambda_fm=10", "train.max_steps=1"), folder_data, tmp_path / "c",
+              progress=False)
