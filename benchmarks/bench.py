@@ -126,23 +126,26 @@ def reference_train(spec: dict[str, Any]) -> tuple[Any, Any, torch.nn.Module]:
 
 
 def ours_train(spec: dict[str, Any], workdir: Path) -> tuple[Any, Any, torch.nn.Module, Any]:
-    """(step function, batch iterator, G, trainer): the project's Trainer and Method, as `pix2pix train` runs them."""
+    """(step function, batch iterator, G, trainer): the project's Trainer's per-step work (the method's
+    step, NaN check, schedule, running means, health monitor), as `pix2pix train` runs it."""
+    from pix2pix.allocator import keep_freed_memory
     from pix2pix.config import load_config
     from pix2pix.models import unwrap
     from pix2pix.training.trainer import Trainer
 
+    keep_freed_memory()  # what the pix2pix train command does at start-up
     cfg = load_config(None, bench_overrides(spec["size"], spec["batch"], spec["workers"], spec.get("compile", False), spec["device"]))
     trainer = Trainer(cfg, spec["data"], workdir / "run", progress=False)
     init = torch.load(spec["init"], weights_only=True)
     unwrap(trainer.method.G).load_state_dict(init["G"])
     unwrap(trainer.method.D).load_state_dict(init["D"])
     batches = iter(trainer.make_loader())
-    return (lambda batch: trainer.method.train_step(batch, trainer.precision)), batches, unwrap(trainer.method.G), trainer
+    return (lambda batch: trainer.step_once(batch, total=10**9)), batches, unwrap(trainer.method.G), trainer
 
 
 def score(G: torch.nn.Module, pairs: list[tuple[np.ndarray, np.ndarray]]) -> float:
     """One scorer for both sides: L1 (0-1 scale) of G in paper mode, fp32, on the held-out pairs."""
-    from pix2pix.evaluation.metrics import l1
+    from pix2pix.metrics import l1
     from pix2pix.inference import generate_arrays
 
     G = G.float().to(memory_format=torch.contiguous_format).cpu()
@@ -262,7 +265,7 @@ def run_infer(spec: dict[str, Any]) -> dict[str, Any]:
 
 def inference_variants(device: str) -> list[tuple[str, dict[str, Any]]]:
     """Our inference rows: the default path (no options), then each faster opt-in setting there is."""
-    from pix2pix.training.precision import cpu_has_native_bf16
+    from pix2pix.runtime.precision import cpu_has_native_bf16
 
     variants: list[tuple[str, dict[str, Any]]] = [("default", {}), ("opt-in compile", {"compile": True})]
     if device == "cuda" or cpu_has_native_bf16():
@@ -275,7 +278,7 @@ def run_peak(spec: dict[str, Any]) -> dict[str, Any]:
     """GFLOP/s of one large convolution and one large matmul, bf16 and fp32: the hardware's practical peak.
 
     The best of several timed runs: a shared machine's slow moments are not its peak."""
-    from pix2pix.training.precision import cpu_has_native_bf16
+    from pix2pix.runtime.precision import cpu_has_native_bf16
 
     device = torch.device(spec["device"])
     results = {}

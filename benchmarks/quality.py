@@ -95,7 +95,7 @@ def load_pairs(folder: Path, size: int, direction: str) -> list[tuple[str, np.nd
 def score(outputs: list[np.ndarray], targets: list[np.ndarray], direction: str, levels: int) -> dict[str, float]:
     """One scorer for both sides."""
     from pix2pix.evaluation.checkerboard import checkerboard_ratio
-    from pix2pix.evaluation.metrics import image_metrics, mean_metrics
+    from pix2pix.metrics import image_metrics, mean_metrics
 
     result = mean_metrics([image_metrics(o, t) for o, t in zip(outputs, targets)])
     result = {k: result[k] for k in ("L1", "PSNR", "SSIM") if k in result}
@@ -111,7 +111,7 @@ def score(outputs: list[np.ndarray], targets: list[np.ndarray], direction: str, 
 
 
 def val_l1(outputs: list[np.ndarray], targets: list[np.ndarray]) -> float:
-    from pix2pix.evaluation.metrics import l1
+    from pix2pix.metrics import l1
 
     return float(np.mean([l1(o, t) for o, t in zip(outputs, targets)]))
 
@@ -151,7 +151,7 @@ def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from pix2pix.inference import Translator, load_model
-    from pix2pix.training.checkpoint import load_checkpoint
+    from pix2pix.runs.checkpoints import load_checkpoint
 
     run = Path(spec["run"])
     started = time.perf_counter()
@@ -259,7 +259,7 @@ def print_table(summaries: list[dict[str, Any]], budget: float, cpu: str) -> Non
 
 def write_grid(path: Path, pairs: list[tuple[str, np.ndarray, np.ndarray]], ref_file: Path, ours_file: Path) -> None:
     from pix2pix.data.io import write_image
-    from pix2pix.evaluation.images import grid
+    from pix2pix.data.images import grid
 
     ref, ours = np.load(ref_file), np.load(ours_file)
     rows = [[inp, ref[f"arr_{i}"], ours[f"arr_{i}"], target] for i, (_, inp, target) in enumerate(pairs[:GRID_IMAGES])]

@@ -29,7 +29,7 @@ SIDES = {"fp32 eager": ["--precision", "fp32", "--no-compile"], "default": []}
 def make_run(root: Path, size: int) -> Path:
     """A run folder with the default generator at ``size`` (speed does not depend on the weights)."""
     from pix2pix.config import load_config
-    from pix2pix.training.trainer import train
+    from pix2pix.api import train
 
     data = root / "data" / "train"
     data.mkdir(parents=True)

@@ -115,6 +115,11 @@ def build_dataset(root: Path) -> dict[str, str]:
         fh.write(png_bytes(Image.fromarray(noise(48, 48, 42))))
     with open(os.fsencode(str(b)) + b"/caf\xe9_B.png", "wb") as fh:
         fh.write(png_bytes(Image.fromarray(noise(48, 48, 43))))
+    with open(os.fsencode(str(a)) + b"/d\xe9fect_A.png", "wb") as fh:  # a non-UTF-8 name on a problem line
+        fh.write(b"not a png")
+    Image.fromarray(noise(48, 48, 44)).save(b / "d_partner_B.png")
+    os.rename(b / "d_partner_B.png", os.fsencode(str(b)) + b"/d\xe9fect_B.png")
+    expected["d\\xe9fect_A.png"] = "not an image"  # shown with the undecodable byte escaped
     return expected
 
 

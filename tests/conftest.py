@@ -145,7 +145,7 @@ def cli():
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory) -> Path:
     """A briefly trained 64 px pix2pix run (U-Net depth 6 with a dropout block, batch norm)."""
-    from pix2pix.training.trainer import train
+    from pix2pix.api import train
 
     root = tmp_path_factory.mktemp("trained")
     data = make_folder_dataset(root / "data", {"train": 8, "test": 2}, size=64)

@@ -79,3 +79,14 @@ def test_learning_rate_changes_reach_the_hooks_after_load_state_dict():
     opts[1].step()
     for a, b in zip(layers[0].parameters(), layers[1].parameters()):
         assert torch.equal(a, b)
+
+
+def test_the_private_step_is_checked_against_adam_and_refused_where_it_differs(monkeypatch):
+    from pix2pix.training import backward_step
+
+    opt = torch.optim.Adam([torch.zeros(4, requires_grad=True)], lr=1e-3, fused=True)
+    assert backward_step.supports(opt)  # this torch: bit-identical, so used
+    backward_step._reproduces_adam.cache_clear()
+    monkeypatch.setattr(backward_step, "adam", lambda *a, **k: None)  # another torch's internals: no update
+    assert not backward_step.supports(opt)
+    backward_step._reproduces_adam.cache_clear()

@@ -24,8 +24,9 @@ def test_our_side_calls_the_trainers_step_and_the_translator(tmp_path: Path, mon
     from pix2pix.methods.pix2pix import Pix2Pix
     from pix2pix.training.trainer import Trainer
 
-    calls = {"train_step": 0, "translate_arrays": 0, "make_loader": 0}
-    for owner, name in ((Pix2Pix, "train_step"), (Translator, "translate_arrays"), (Trainer, "make_loader")):
+    calls = {"train_step": 0, "translate_arrays": 0, "make_loader": 0, "step_once": 0}
+    for owner, name in ((Pix2Pix, "train_step"), (Translator, "translate_arrays"), (Trainer, "make_loader"),
+                        (Trainer, "step_once")):
         original = getattr(owner, name)
 
         def spy(self, *args, _original=original, _name=name, **kwargs):
@@ -38,9 +39,9 @@ def test_our_side_calls_the_trainers_step_and_the_translator(tmp_path: Path, mon
             "threads": 1, "workers": 0, "warmup": 1, "steps": 1}
     ref = bench.run_train({**spec, "side": "ref"})
     ref_infer = bench.run_infer({**spec, "side": "ref", "count": 1})
-    assert calls == {"train_step": 0, "translate_arrays": 0, "make_loader": 0}  # the reference is its own loop
+    assert calls == {"train_step": 0, "translate_arrays": 0, "make_loader": 0, "step_once": 0}  # the reference: its own loop
     ours = bench.run_train({**spec, "side": "ours", "batch": 2})
-    assert calls["train_step"] >= 3 and calls["make_loader"] == 1  # warm-up, timed step, FLOP count
+    assert calls["step_once"] == calls["train_step"] >= 3 and calls["make_loader"] == 1  # the trainer's whole step
     ours_infer = bench.run_infer({**spec, "side": "ours", "options": {"precision": "fp32", "compile": False}, "count": 1})
     assert calls["translate_arrays"] >= 2
     for result in (ref, ours, ref_infer, ours_infer):
@@ -48,16 +49,23 @@ def test_our_side_calls_the_trainers_step_and_the_translator(tmp_path: Path, mon
     assert ours["flops_per_image"] > 1e6
 
 
-def test_quick_mode_prints_the_table_and_the_ratios_line():
+def test_quick_mode_prints_the_table_and_the_ratios_line(tmp_path: Path):
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
-    r = subprocess.run([sys.executable, "-m", "pix2pix", "bench", "--quick"], capture_output=True, text=True, env=env, timeout=600)
+    figures_file = tmp_path / "figures.json"
+    r = subprocess.run([sys.executable, "-m", "pix2pix", "bench", "--quick", "--json", str(figures_file)],
+                       capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     lines = r.stdout.strip().splitlines()
     assert any("reference (fp32, batch 1)" in line for line in lines)
+    assert any("ours, default (no options)" in line for line in lines)  # the inference row is the default path
     result = json.loads(lines[-1])
     assert result["quick"] is True
-    for key in ("train_128", "train_128_batch1", "infer_128", "memory_128_batch1", "quality_l1_128"):
-        assert result["ratios"][key] > 0
+    figures = json.loads(figures_file.read_text())["128"]
+    ref, ours = figures["train_ref"]["img_per_s"], figures["train_ours_b1"]["img_per_s"]
+    assert result["ratios"]["train_128_batch1"] == round(ours / ref, 3)  # the ratios are the table's figures
+    assert result["ratios"]["infer_128"] == round(figures["infer_ours"]["img_per_s"] / figures["infer_ref"]["img_per_s"], 3)
+    assert result["ratios"]["memory_128_batch1"] == round(figures["train_ours_b1"]["peak_mb"] / figures["train_ref"]["peak_mb"], 3)
+    assert 0 < result["ratios"]["quality_l1_128"] < 2  # both sides learned something comparable
 
 
 def test_reference_runs_torch_nn_layers_and_ours_the_matmul_ones(tmp_path: Path):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pix2pix.training import checkpoint as ckpt
+from pix2pix.runs import checkpoints as ckpt
 from pix2pix.training import budget as budget_module
 from pix2pix.training.budget import TimeBudget
-from pix2pix.training.trainer import resume, train
+from pix2pix.api import resume, train
 
 from conftest import tiny_config
 

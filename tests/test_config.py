@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from pix2pix.methods import resolve
 from pix2pix.config import (
     PRESETS,
     RESUMABLE_KEYS,
@@ -15,7 +16,7 @@ from pix2pix.config import (
 
 
 def test_defaults_follow_the_papers():
-    cfg = Config()
+    cfg = resolve(Config())
     assert (cfg.train.lr_g, cfg.train.lr_d, cfg.train.beta1) == (2e-4, 2e-4, 0.5)
     assert cfg.loss.lambda_l1 == 100
     assert (cfg.data.load_size, cfg.data.crop_size, cfg.data.flip) == (286, 256, True)
@@ -25,7 +26,7 @@ def test_defaults_follow_the_papers():
 
 
 def test_cyclegan_auto_defaults():
-    cfg = load_config(None, ["model.method=cyclegan"])
+    cfg = resolve(load_config(None, ["model.method=cyclegan"]))
     assert (cfg.model.generator, cfg.model.norm, cfg.model.dropout, cfg.loss.gan_mode) == ("resnet_9blocks", "instance", 0.0, "lsgan")
     assert (cfg.loss.lambda_a, cfg.loss.lambda_b, cfg.loss.lambda_identity, cfg.train.pool_size) == (10, 10, 0.5, 50)
 

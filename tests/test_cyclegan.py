@@ -14,9 +14,9 @@ from pix2pix.data.unpaired import UnpairedDataset, open_unpaired
 from pix2pix.errors import ConfigError
 from pix2pix.methods import build_method
 from pix2pix.methods.image_pool import ImagePool
-from pix2pix.training import checkpoint as ckpt
+from pix2pix.runs import checkpoints as ckpt
 from pix2pix.training.precision import Precision
-from pix2pix.training.trainer import train
+from pix2pix.api import train
 
 from conftest import make_folder_dataset, save, tiny_overrides
 

@@ -10,7 +10,8 @@ from PIL import Image
 
 from pix2pix import Translator
 from pix2pix.errors import CheckpointError, ConfigError
-from pix2pix.export import export_model, load_exported
+from pix2pix.export import export_model
+from pix2pix.model_files import load_exported
 from pix2pix.research_import import import_research_generator, research_unet_names
 
 from conftest import require_or_skip

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from pix2pix.errors import CheckpointError
-from pix2pix.training import checkpoint as ckpt
-from pix2pix.training.trainer import resume, train
+from pix2pix.runs import checkpoints as ckpt
+from pix2pix.api import resume, train
 
 from conftest import REPO, make_folder_dataset, tiny_config, tiny_overrides
 

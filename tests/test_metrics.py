@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from pix2pix.evaluation.fid import fid_from_features, extract_features, frechet_distance, kid_from_features, polynomial_mmd
-from pix2pix.evaluation.metrics import l1, mse, psnr, ssim
+from pix2pix.metrics import l1, mse, psnr, ssim
 from pix2pix.evaluation.segmentation import Palette, confusion, load_palette, segmentation_scores
 from pix2pix.errors import ConfigError
 

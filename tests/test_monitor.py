@@ -3,7 +3,11 @@
 import numpy as np
 import pytest
 
-from pix2pix.training.monitor import CYCLEGAN_SIGNALS, HealthMonitor
+from pix2pix.methods import method_class
+from pix2pix.training.monitor import HealthMonitor
+
+CYCLEGAN_SIGNALS = method_class("cyclegan").health_signals
+PAIRED_SIGNALS = method_class("pix2pix").health_signals
 
 RNG = np.random.default_rng(0)
 
@@ -32,7 +36,7 @@ def run(monitor: HealthMonitor, history, steps: int = 300, collapsed: bool = Fal
 
 def test_healthy_history_fires_nothing():
     for mode in ("vanilla", "lsgan"):
-        assert run(HealthMonitor(mode), healthy) == []
+        assert run(HealthMonitor(mode, PAIRED_SIGNALS), healthy) == []
 
 
 @pytest.mark.parametrize(
@@ -46,7 +50,7 @@ def test_d_saturation_per_gan_mode(mode, real, fake, loss_d):
             values.update(D_real=real, D_fake=fake, loss_D=loss_d)
         return values
 
-    fired = run(HealthMonitor(mode), history)
+    fired = run(HealthMonitor(mode, PAIRED_SIGNALS), history)
     saturation = [step for step, kind in fired if kind == "d_saturation"]
     assert len(saturation) == 1 and 100 <= saturation[0] <= 140  # once, after about a window of it
 
@@ -58,7 +62,7 @@ def test_saturation_clears_and_can_fire_again():
             values.update(D_real=0.98, D_fake=0.02, loss_D=0.02)
         return values
 
-    fired = [s for s, k in run(HealthMonitor("vanilla"), history, steps=400) if k == "d_saturation"]
+    fired = [s for s, k in run(HealthMonitor("vanilla", PAIRED_SIGNALS), history, steps=400) if k == "d_saturation"]
     assert len(fired) == 2
 
 
@@ -70,9 +74,9 @@ def test_g_adversarial_loss_rising_while_l1_stalls():
             values["loss_G_GAN"] = 1.0 + 0.03 * (step - 100)
         return values
 
-    kinds = {k for _, k in run(HealthMonitor("vanilla"), history, steps=400)}
+    kinds = {k for _, k in run(HealthMonitor("vanilla", PAIRED_SIGNALS), history, steps=400)}
     assert "g_rising" in kinds
-    assert "g_rising" not in {k for _, k in run(HealthMonitor("vanilla"), healthy, steps=400)}
+    assert "g_rising" not in {k for _, k in run(HealthMonitor("vanilla", PAIRED_SIGNALS), healthy, steps=400)}
 
     def bump(step):  # rises for a while then settles back: ordinary GAN dynamics, not a trend
         values = healthy(step)
@@ -80,18 +84,18 @@ def test_g_adversarial_loss_rising_while_l1_stalls():
         values["loss_G_GAN"] = 1.0 + 0.8 * max(0.0, 1 - abs(step - 180) / 80)  # up over 80 steps, down over 80
         return values
 
-    assert "g_rising" not in {k for _, k in run(HealthMonitor("vanilla"), bump, steps=400)}
+    assert "g_rising" not in {k for _, k in run(HealthMonitor("vanilla", PAIRED_SIGNALS), bump, steps=400)}
 
 
 def test_l1_or_adversarial_term_dominating():
-    blur = run(HealthMonitor("vanilla"), lambda s: {**healthy(s), "loss_G_L1": 400.0, "loss_G_GAN": 1.0})
+    blur = run(HealthMonitor("vanilla", PAIRED_SIGNALS), lambda s: {**healthy(s), "loss_G_L1": 400.0, "loss_G_GAN": 1.0})
     assert ("l1_dominates" in {k for _, k in blur}) and "adv_dominates" not in {k for _, k in blur}
-    sharp = run(HealthMonitor("vanilla"), lambda s: {**healthy(s), "loss_G_L1": 0.0, "loss_G_GAN": 2.0})
+    sharp = run(HealthMonitor("vanilla", PAIRED_SIGNALS), lambda s: {**healthy(s), "loss_G_L1": 0.0, "loss_G_GAN": 2.0})
     assert "adv_dominates" in {k for _, k in sharp}
 
 
 def test_collapsed_outputs():
-    assert "collapse" in {k for _, k in run(HealthMonitor("vanilla"), healthy, collapsed=True)}
+    assert "collapse" in {k for _, k in run(HealthMonitor("vanilla", PAIRED_SIGNALS), healthy, collapsed=True)}
 
 
 def test_cyclegan_signals_name_the_discriminator():
@@ -114,7 +118,7 @@ def _demo_run(tmp_path, name, *extra):
     import json
 
     from pix2pix.config import load_config
-    from pix2pix.training.trainer import train
+    from pix2pix.api import train
 
     small = ["data.demo_size=64", "data.load_size=64", "data.crop_size=64", "model.ngf=16", "model.ndf=16",
              "data.num_workers=0", "train.max_steps=300", "train.val_every=0", "train.sample_every=0",

@@ -15,8 +15,8 @@ from pix2pix.export import export_model
 from pix2pix.models import build_generator, count_parameters
 from pix2pix.models.augment import AdaptiveAugment, diff_augment
 from pix2pix.models.perceptual import LAYOUTS, load_vgg_loss, vgg_features
-from pix2pix.training import checkpoint as ckpt
-from pix2pix.training.trainer import resume, train
+from pix2pix.runs import checkpoints as ckpt
+from pix2pix.api import resume, train
 
 from test_training import assert_same_state, cfg_for, weights
 

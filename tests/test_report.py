@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pix2pix.training.trainer import train
+from pix2pix.api import train
 
 from browser import browser_page
 from conftest import save, tiny_config

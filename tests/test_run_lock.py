@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from pix2pix.training import checkpoint as ckpt
+from pix2pix.runs import checkpoints as ckpt
 from pix2pix.training.run_lock import RunInUse, RunLock
-from pix2pix.training.trainer import train
+from pix2pix.api import train
 
 from conftest import REPO, make_folder_dataset, tiny_config, tiny_overrides
 

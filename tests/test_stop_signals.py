@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pix2pix.training import checkpoint as ckpt
+from pix2pix.runs import checkpoints as ckpt
 
 from conftest import REPO, make_folder_dataset, tiny_overrides
 
@@ -148,3 +148,22 @@ def test_nproc_launcher_passes_the_signal_on_and_leaves_nothing_running(tmp_path
     assert _group_gone(proc.pid)
     leftovers = subprocess.run(["pgrep", "-f", str(run)], capture_output=True, text=True).stdout.split()
     assert not leftovers, f"processes still running for the run: {leftovers}"
+
+
+def test_a_program_that_exits_with_workers_alive_does_not_hang(tmp_path: Path):
+    """Workers leave the group's SIGTERM to the main process, but their parent's SIGTERM (what
+    multiprocessing sends at exit) still ends them."""
+    data = make_folder_dataset(tmp_path / "data", {"train": 4}, size=40)
+    script = (
+        "import sys\n"
+        "from pix2pix.config import load_config\n"
+        "from pix2pix.training.trainer import Trainer\n"
+        "cfg = load_config(None, ['data.crop_size=32', 'data.load_size=36', 'model.ngf=4', 'model.ndf=4', 'data.num_workers=2'])\n"
+        "loader = iter(Trainer(cfg, sys.argv[1], sys.argv[2], progress=False).make_loader())\n"
+        "next(loader)\n"
+    )
+    started = time.time()
+    r = subprocess.run([sys.executable, "-c", script, str(data), str(tmp_path / "run")], env=ENV, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert time.time() - started < 60

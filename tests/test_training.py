@@ -9,9 +9,10 @@ import torch
 from pix2pix.config import load_config
 from pix2pix.errors import CheckpointError, ConfigError, TrainingDiverged
 from pix2pix.methods.pix2pix import Pix2Pix
-from pix2pix.training import checkpoint as ckpt
+from pix2pix.runs import checkpoints as ckpt
 from pix2pix.training.schedule import lr_factor
-from pix2pix.training.trainer import Trainer, resume, train
+from pix2pix.api import resume, train
+from pix2pix.training.trainer import Trainer
 
 from conftest import tiny_overrides
 
@@ -111,17 +112,33 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(folder_data: Path, tm
     assert any(e["event"] == "nan" and e["losses"] == ["loss_G_L1"] for e in events)
 
 
-def test_nan_skip_mode_goes_on(folder_data: Path, tmp_path: Path, monkeypatch):
-    real_step = Pix2Pix.train_step
+def test_nan_skip_mode_skips_that_update_and_goes_on(folder_data: Path, tmp_path: Path, monkeypatch):
+    """A NaN in G's loss at step 2: G's update of that step is skipped (its weights stay), D's is not."""
+    import pix2pix.methods.pix2pix as p2p
 
-    def poisoned(self, batch, runtime):
-        losses = real_step(self, batch, runtime)
-        losses["loss_D"] = torch.tensor(float("inf"))
-        return losses
+    real_l1 = p2p.F.l1_loss
+    calls = {"n": 0}
 
-    monkeypatch.setattr(Pix2Pix, "train_step", poisoned)
-    result = train(cfg_for("train.max_steps=2", "train.on_nan=skip"), folder_data, tmp_path / "r", progress=False)
-    assert result.step == 2
+    def poisoned_l1(*args, **kwargs):
+        calls["n"] += 1
+        value = real_l1(*args, **kwargs)
+        return value * float("nan") if calls["n"] == 2 else value
+
+    monkeypatch.setattr(p2p.F, "l1_loss", poisoned_l1)
+    run = tmp_path / "r"
+    cfg = cfg_for("train.max_steps=3", "train.on_nan=skip", "train.checkpoint_every=1", "train.keep_checkpoints=5")
+    result = train(cfg, folder_data, run, progress=False)
+    assert result.step == 3
+    step = {n: ckpt.load_checkpoint(run / "checkpoints" / f"step_{n:07d}.pt") for n in (1, 2, 3)}
+
+    def params(n: int, net: str) -> dict:
+        return {k: v for k, v in step[n]["networks"][net].items() if "running" not in k and "num_batches" not in k}
+
+    assert all(torch.equal(v, params(1, "G")[k]) for k, v in params(2, "G").items())  # skipped
+    assert any(not torch.equal(v, params(1, "D")[k]) for k, v in params(2, "D").items())  # D still learned
+    assert any(not torch.equal(v, params(2, "G")[k]) for k, v in params(3, "G").items())  # and G goes on after
+    events = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert any(e["event"] == "nan" and e["step"] == 2 for e in events)
 
 
 def test_corrupt_latest_falls_back_to_an_older_checkpoint(folder_data: Path, tmp_path: Path, capsys):

@@ -8,16 +8,21 @@ memory (2-core AMD Zen 5). Serving everything from the heap and never trimming
 it made a 256 px batch-1 step 5-10% faster (median 244-250 -> 220-231 ms); peak
 RSS did not grow, since the memory is reused, not added.
 
-The trainer sets this on CPU and it lasts for the process: what a training
-process wants. A program that embeds training and wants the memory handed back
-afterwards calls ``restore_defaults()``.
+A library must not change its host process's settings, so nothing in the
+package calls this on its own: the ``pix2pix train`` command does, at start-up
+(its help says so); a program that trains through the Python API turns it on
+with one call, ``pix2pix.allocator.keep_freed_memory()``, and may hand the
+memory back afterwards with ``restore_defaults()``. The same effect without
+code: ``GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=2147483647``
+in the environment. ``train.step_in_backward=auto`` is on only where this is in
+effect (without it freeing each gradient early costs 25% per step).
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import functools
+import os
 
 _M_TRIM_THRESHOLD = -1  # from glibc's malloc.h
 _M_MMAP_MAX = -4
@@ -34,15 +39,26 @@ def _mallopt() -> "ctypes._CFuncPtr | None":
     return mallopt
 
 
-@functools.lru_cache(maxsize=None)
+_kept = False
+
+
 def keep_freed_memory() -> bool:
-    """Tell glibc malloc to reuse freed memory; False where the C library is not glibc."""
+    """Tell glibc malloc to reuse freed memory for the rest of the process; False where the C library is
+    not glibc. Call it once at start-up (the ``pix2pix train`` command does)."""
+    global _kept
     mallopt = _mallopt()
-    return mallopt is not None and bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+    _kept = _kept or (mallopt is not None and bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)))
+    return _kept
+
+
+def is_keeping_freed_memory() -> bool:
+    """Whether ``keep_freed_memory()`` (or the equivalent GLIBC_TUNABLES) is in effect in this process."""
+    return _kept or "glibc.malloc.mmap_max=0" in os.environ.get("GLIBC_TUNABLES", "")
 
 
 def restore_defaults() -> bool:
-    """glibc's defaults again (large blocks mmapped, the heap trimmed); the next trainer sets them anew."""
-    keep_freed_memory.cache_clear()
+    """glibc's defaults again (large blocks mmapped, the heap trimmed)."""
+    global _kept
+    _kept = False
     mallopt = _mallopt()
     return mallopt is not None and all(bool(mallopt(option, value)) for option, value in _DEFAULTS.items())

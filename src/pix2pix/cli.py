@@ -28,8 +28,10 @@ def cmd_check_data(args: argparse.Namespace) -> int:
     from .config import load_config
     from .data.check import check_dataset
 
+    from .methods import method_class
+
     cfg = load_config(args.config, args.set)
-    report = check_dataset(args.data, cfg.data, unpaired=cfg.model.method == "cyclegan")
+    report = check_dataset(args.data, cfg.data, unpaired=method_class(cfg.model.method).data_kind == "unpaired")
     _print(*report.lines())
     if report.usable_pairs == 0:
         print(f"error: no usable pairs found in {shown(args.data)}", file=sys.stderr)
@@ -38,12 +40,15 @@ def cmd_check_data(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .training.trainer import resume, train
+    from .api import resume, train
 
     if args.nproc and "RANK" not in os.environ:
         from .launcher import launch
 
         return launch(args.nproc, args.argv)
+    from .allocator import keep_freed_memory
+
+    keep_freed_memory()  # a training process keeps freed memory for its next step (see --help)
     if args.resume:
         if args.config or args.preset or args.init_from:
             raise _usage("--resume continues a run with its saved config; --config, --preset and --init-from apply to new runs")
@@ -244,7 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_options(p)
     p.set_defaults(func=cmd_check_data)
 
-    p = sub.add_parser("train", help="train a model (or --resume a run)")
+    p = sub.add_parser("train", help="train a model (or --resume a run)",
+                       description="Train a model, or --resume a run. On glibc this command keeps freed memory in the "
+                                   "process for reuse by the next step (pix2pix.allocator: 5-10%% faster CPU steps).")
     p.add_argument("data", nargs="?", help="dataset folder or demo:shapes (with --resume: only if the data moved)")
     p.add_argument("--out", help="run folder to create")
     _add_config_options(p)

@@ -83,10 +83,10 @@ class DataConfig:
 class ModelConfig:
     """Which networks to build; every size argument of the registry's factories."""
 
-    # pix2pix (paired, conditional D) or cyclegan (unpaired, two G and two D).
-    method: Literal["pix2pix", "cyclegan"] = "pix2pix"
-    # Registered generator name. auto: "unet" (depth from crop size) for
-    # pix2pix, "resnet_9blocks" for cyclegan, as in the two papers.
+    # A registered method (pix2pix.methods; README "Models and losses"). The
+    # "auto" values below are filled from the method's defaults.
+    method: str = "pix2pix"
+    # Registered generator name (auto: the method's).
     generator: str = "auto"
     # Registered discriminator: "patchgan" (n_layers_d=3 is the paper's 70x70) or "pixel".
     discriminator: str = "patchgan"
@@ -95,10 +95,10 @@ class ModelConfig:
     ndf: int = 64
     # PatchGAN depth: 3 -> 70x70 receptive field (paper's choice).
     n_layers_d: int = 3
-    # auto: batch for pix2pix, instance for cyclegan. sync_batch: batch norm
-    # synchronised across DDP ranks (CUDA only).
+    # auto: the method's (batch norm for the paired method, as in its paper).
+    # sync_batch: batch norm synchronised across DDP ranks (CUDA only).
     norm: Literal["auto", "batch", "instance", "none", "sync_batch"] = "auto"
-    # auto: 0.5 for pix2pix (the paper's noise), 0 for cyclegan. Negative = auto.
+    # Dropout in the generator (the paired paper's noise: 0.5). Negative = auto: the method's.
     dropout: float = -1.0
     # Weight init; the papers use normal(0, 0.02).
     init: Literal["normal", "xavier", "kaiming", "orthogonal"] = "normal"
@@ -125,7 +125,7 @@ class ModelConfig:
 class LossConfig:
     """Loss terms and their weights."""
 
-    # auto: vanilla (BCE, the pix2pix paper) for pix2pix, lsgan for cyclegan.
+    # auto: the method's (vanilla BCE in the pix2pix paper, least squares in CycleGAN's).
     gan_mode: Literal["auto", "vanilla", "lsgan", "hinge", "wgangp"] = "auto"
     # pix2pix paper: lambda = 100 for the L1 term.
     lambda_l1: float = 100.0
@@ -309,22 +309,16 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
 
-    def __post_init__(self) -> None:
-        self.resolve_auto()
-
-    def resolve_auto(self) -> None:
-        """Fill the ``auto`` keys with the defaults of the chosen method's paper."""
-        cycle = self.model.method == "cyclegan"
-        if self.model.generator == "auto":
-            self.model.generator = "resnet_9blocks" if cycle else "unet"
-        if self.model.norm == "auto":
-            self.model.norm = "instance" if cycle else "batch"
-        if self.model.dropout < 0:
-            self.model.dropout = 0.0 if cycle else 0.5
-        if self.loss.gan_mode == "auto":
-            self.loss.gan_mode = "lsgan" if cycle else "vanilla"
-        if self.model.upsample == "auto":
-            self.model.upsample = "transposed"
+    def fill_auto(self, defaults: dict[str, Any]) -> None:
+        """Replace ``auto`` values (negative numbers where a key says so) by ``defaults``
+        ({"section.key": value}: a method's defaults, see ``pix2pix.methods.registry``)."""
+        for dotted, value in defaults.items():
+            section, key = dotted.split(".")
+            holder = getattr(self, section)
+            current = getattr(holder, key)
+            numeric = isinstance(current, (int, float)) and not isinstance(current, bool)
+            if current == "auto" or (numeric and current < 0):
+                setattr(holder, key, value)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)

@@ -18,10 +18,11 @@ from .data.sources import open_pairs
 from .errors import shown
 from .evaluation.report import write_run_report
 from .evaluation.testing import mean_colour_baseline, run_test, translate_pairs
-from .evaluation.metrics import l1
+from .metrics import l1
 from .inference import LoadedModel, Translator
 from .methods import build_method
-from .training.trainer import seed_everything, train
+from .api import train
+from .training.trainer import seed_everything
 
 DEMO_DATA = "demo:shapes"
 # Small enough for a 2-core CPU in a few minutes, big enough to learn the textures.

@@ -15,44 +15,21 @@ import contextlib
 import io
 import json
 import logging
-import struct
 import warnings
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from . import __version__
-from .config import Config
 from .data.io import atomic_write
 from .errors import CheckpointError, ConfigError, require, shown
-from .inference import LoadedModel, load_model
-from .methods.base import generator_from_config
+from .model_files import META_KEY, FrozenGenerator, LoadedModel, load_exported, load_model
 from .models import size_multiple
-from .models.layers import BatchNorm2d
 
 FORMATS = ("onnx", "torchscript", "weights")
-META_KEY = "pix2pix"
-
-
-class FrozenGenerator(nn.Module):
-    """A generator with its inference mode baked in: per-sample statistics (paper) or running
-    statistics (eval), dropout as its expectation."""
-
-    def __init__(self, net: nn.Module, norm: str) -> None:
-        super().__init__()
-        self.net = net.eval()
-        self.size_multiple = size_multiple(net)
-        for module in net.modules():
-            if isinstance(module, BatchNorm2d):
-                module.per_sample = norm == "paper"
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
 
 
 def export_metadata(model: LoadedModel, direction: str, norm: str) -> dict[str, Any]:
@@ -183,98 +160,3 @@ def _export_weights(net: nn.Module, out: Path, meta: dict[str, Any], fp16: bool)
 
 
 # ---------------------------------------------------------------------- loading exported files
-class OnnxGenerator(nn.Module):
-    """An ONNX file run by onnxruntime, callable like the generator it came from."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__()
-        ort = require("onnxruntime", "export", "running ONNX models")
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.input_name = self.session.get_inputs()[0].name
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        (y,) = self.session.run(None, {self.input_name: x.detach().float().cpu().numpy()})
-        return torch.from_numpy(np.asarray(y)).to(x.device)
-
-
-@dataclass
-class ExportedModel:
-    net: nn.Module
-    metadata: dict[str, Any]
-    kind: str
-
-
-def detect_kind(path: Path) -> str | None:
-    """onnx / torchscript / weights for exported files; None for anything else (e.g. checkpoints)."""
-    suffix = path.suffix.lower()
-    if suffix == ".onnx":
-        return "onnx"
-    if suffix == ".safetensors" or _looks_like_safetensors(path):
-        return "weights"
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            if any("/code/" in name or name.startswith("code/") for name in archive.namelist()):
-                return "torchscript"
-    return None
-
-
-def _looks_like_safetensors(path: Path) -> bool:
-    """safetensors files start with the little-endian length of a JSON header."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(9)
-        size = struct.unpack("<Q", head[:8])[0]
-        return len(head) == 9 and head[8:9] == b"{" and 0 < size < path.stat().st_size
-    except (OSError, struct.error):
-        return False
-
-
-def load_exported(path: str | Path) -> ExportedModel:
-    """Load an exported file with its metadata, ready to run."""
-    path = Path(path)
-    kind = detect_kind(path)
-    try:
-        if kind == "onnx":
-            onnx = require("onnx", "export", "ONNX models")
-            proto = onnx.load(str(path), load_external_data=False)
-            meta = json.loads({p.key: p.value for p in proto.metadata_props}[META_KEY])
-            net: nn.Module = OnnxGenerator(path)
-        elif kind == "torchscript":
-            extra = {f"{META_KEY}.json": ""}
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                net = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
-            meta = json.loads(extra[f"{META_KEY}.json"])
-        elif kind == "weights":
-            safetensors = require("safetensors", "export", "safetensors weights")
-            with safetensors.safe_open(str(path), framework="pt") as fh:
-                meta = json.loads(fh.metadata()[META_KEY])
-                tensors = {key: fh.get_tensor(key) for key in fh.keys()}
-            tensors = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
-            cfg = Config.from_dict(meta["config"])
-            generator = generator_from_config(cfg, meta["input_channels"], meta["output_channels"])
-            generator.load_state_dict(tensors)
-            net = FrozenGenerator(generator, meta["inference_norm"])
-        else:
-            raise CheckpointError(f"{shown(path)}: not an exported pix2pix model (.onnx, TorchScript or .safetensors)")
-    except (KeyError, json.JSONDecodeError):
-        raise CheckpointError(f"{shown(path)}: no pix2pix metadata inside (was it exported by pix2pix?)") from None
-    except CheckpointError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a damaged file of a known kind
-        raise CheckpointError(f"{shown(path)}: cannot load ({str(exc).splitlines()[0][:160]})") from None
-    return ExportedModel(_Runner(net, int(meta["size_multiple"])).eval(), meta, kind)
-
-
-class _Runner(nn.Module):
-    """Gives any exported graph the generator interface (``size_multiple``, a device)."""
-
-    def __init__(self, inner: nn.Module, multiple: int) -> None:
-        super().__init__()
-        self.inner, self.size_multiple = inner, multiple
-        self.register_buffer("_device_marker", torch.zeros(0), persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.inner(x)

@@ -7,160 +7,26 @@ validation and serving.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 import torch
 from PIL import Image
-from torch import nn
 
-from .config import Config
 from .data.io import convert_channels, pil_to_array, read_image, to_pil
-from .data.tensors import to_model_range, to_uint8
 from .data.transforms import eval_resize, resize
-from .errors import CheckpointError, ConfigError, ImageError, shown
-from .methods import GENERATOR_KEYS
-from .methods.base import generator_from_config
-from .models import inference_mode, run_padded, size_multiple
+from .errors import ConfigError, ImageError
+from .model_files import LoadedModel, load_model
+from .models import size_multiple
 from .models.padding import padding_for
-from .tiling import run_tiled
-from .training.checkpoint import checkpoint_config, find_model_checkpoint, load_checkpoint
 from .runtime.compile import AutoCompiledRunner, resolve_compile
-from .training.precision import Precision, resolve_inference_precision, select_device
+from .runtime.generate import generate_arrays
+from .runtime.precision import Autocast, resolve_inference_precision, select_device
+
+__all__ = ["ImageLike", "LoadedModel", "Translator", "as_array", "generate_arrays", "iter_image_files", "load_model"]
 
 ImageLike = Image.Image | np.ndarray | str | Path
-
-
-@dataclass
-class LoadedModel:
-    """A trained model's generators and everything needed to run them like in training."""
-
-    config: Config
-    method: str
-    channels: tuple[int, int]  # (input, output) of the AtoB generator
-    generators: dict[str, nn.Module]  # direction -> generator
-    step: int
-    path: Path
-    fixed_norm: str | None = None  # exported graphs: the inference mode baked into them
-    input_palette: list[list[int]] | None = None  # class colours when the inputs are label maps
-
-    def channels_for(self, direction: str) -> tuple[int, int]:
-        return self.channels if direction == "AtoB" else (self.channels[1], self.channels[0])
-
-
-def load_model(path: str | Path, which: str = "best", device: str | torch.device = "cpu") -> LoadedModel:
-    """Rebuild the generator(s) of a run folder or checkpoint file.
-
-    Args:
-        path: run folder (uses ``checkpoints/best.pt``, else ``latest.pt``) or a checkpoint file.
-        which: best or latest, for run folders.
-    """
-    if Path(path).is_file():
-        from .export import detect_kind
-
-        if detect_kind(Path(path)) is not None:
-            return _load_exported_model(Path(path), device)
-    file = find_model_checkpoint(path, which)
-    state = load_checkpoint(file, map_location="cpu")
-    cfg = checkpoint_config(state)
-    method = state.get("method", cfg.model.method)
-    in_ch, out_ch = (int(c) for c in state["channels"])
-    generators: dict[str, nn.Module] = {}
-    for direction, key in GENERATOR_KEYS.get(method, {}).items():
-        if f"{key}_ema" in state["networks"]:  # train.ema_decay > 0: the weight average is the model
-            key = f"{key}_ema"
-        if key not in state["networks"]:
-            continue
-        channels = (in_ch, out_ch) if direction == "AtoB" else (out_ch, in_ch)
-        net = generator_from_config(cfg, *channels)
-        try:
-            net.load_state_dict(state["networks"][key])
-        except RuntimeError as exc:
-            raise CheckpointError(f"{shown(file)}: weights do not fit the configured {cfg.model.generator} ({str(exc).splitlines()[0]})") from None
-        generators[direction] = net.to(device).eval()
-    if not generators:
-        raise CheckpointError(f"{shown(file)}: holds no generator weights")
-    return LoadedModel(cfg, method, (in_ch, out_ch), generators, int(state.get("step", 0)), file,
-                       input_palette=state.get("input_palette"))
-
-
-def _load_exported_model(path: Path, device: str | torch.device) -> LoadedModel:
-    from .export import load_exported
-
-    exported = load_exported(path)
-    meta = exported.metadata
-    cfg = Config.from_dict(meta["config"])
-    in_ch, out_ch = int(meta["input_channels"]), int(meta["output_channels"])
-    direction = meta["direction"]
-    channels = (in_ch, out_ch) if direction == "AtoB" else (out_ch, in_ch)
-    net = exported.net if exported.kind == "onnx" else exported.net.to(device)
-    return LoadedModel(cfg, meta["method"], channels, {direction: net}, int(meta.get("step", 0)), path,
-                       fixed_norm=meta["inference_norm"], input_palette=meta.get("input_palette"))
-
-
-def module_device(net: nn.Module) -> torch.device:
-    for tensor in [*net.parameters(), *net.buffers()][:1]:
-        return tensor.device
-    return torch.device("cpu")
-
-
-def generate(
-    net: nn.Module,
-    images: torch.Tensor,
-    *,
-    norm: str = "paper",
-    seed: int = 0,
-    precision: Precision | None = None,
-    tile_size: int = 0,
-    runner: nn.Module | None = None,
-) -> torch.Tensor:
-    """uint8 (B, C, H, W) in -> uint8 (B, C_out, H, W) out, any H and W (padded internally).
-
-    Images whose larger side exceeds ``tile_size`` (> 0) go through overlapping tiles.
-    ``runner`` (e.g. a torch.compile'd ``net``) runs the untiled forward passes.
-    """
-    device = module_device(net)
-    x = to_model_range(images.to(device, non_blocking=True))
-    if precision is not None and precision.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    autocast = precision.autocast() if precision else torch.autocast(device.type, enabled=False)
-    multiple = size_multiple(net)
-    with inference_mode(net, norm, seed), autocast:
-        if tile_size and max(x.shape[-2:]) > tile_size:
-            y = torch.cat([run_tiled(net, x[i : i + 1], multiple, tile_size) for i in range(x.shape[0])])
-        else:
-            y = run_padded(net if runner is None else runner, x, multiple)
-    return to_uint8(y).cpu()
-
-
-def generate_arrays(
-    net: nn.Module,
-    arrays: Sequence[np.ndarray],
-    *,
-    norm: str = "paper",
-    seed: int = 0,
-    precision: Precision | None = None,
-    batch_size: int = 8,
-    tile_size: int = 0,
-    runner: nn.Module | None = None,
-) -> list[np.ndarray]:
-    """(H, W, C) uint8 arrays in, generator outputs out; arrays of one shape share a batch
-    (larger than ``tile_size``: one at a time, through tiles)."""
-    outputs: list[np.ndarray | None] = [None] * len(arrays)
-    by_shape: dict[tuple[int, ...], list[int]] = {}
-    for index, array in enumerate(arrays):
-        by_shape.setdefault(array.shape, []).append(index)
-    for indices in by_shape.values():
-        step = 1 if tile_size and max(arrays[indices[0]].shape[:2]) > tile_size else batch_size
-        for start in range(0, len(indices), step):
-            chunk = indices[start : start + step]
-            batch = torch.from_numpy(np.stack([arrays[i] for i in chunk])).permute(0, 3, 1, 2)
-            result = generate(net, batch, norm=norm, seed=seed, precision=precision, tile_size=tile_size, runner=runner)
-            for i, out in zip(chunk, result.permute(0, 2, 3, 1).numpy()):
-                outputs[i] = np.ascontiguousarray(out)
-    return outputs  # type: ignore[return-value]
 
 
 def as_array(image: ImageLike) -> np.ndarray:
@@ -250,11 +116,12 @@ class Translator:
         if channels_last is None:  # decided after "auto" is resolved: bf16 runs faster in NHWC
             channels_last = self.device.type == "cuda" or kind != "fp32"
         channels_last = channels_last and not exported_graph
-        self.precision = Precision(kind, self.device, channels_last)
+        self.precision = Autocast(kind, self.device, channels_last)
         if channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         setting = "false" if exported_graph else resolve_compile(compile if compile is not None else inference.compile)
-        self.runner = AutoCompiledRunner(self.net, self.device, setting, kind, expected_images)
+        self.runner = AutoCompiledRunner(self.net, self.device, setting, kind, expected_images, mode=self.run_mode,
+                                         seed=self.seed)
         self.in_channels, self.out_channels = model.channels_for(direction)
 
     @classmethod

@@ -17,9 +17,10 @@ from . import __version__
 from .config import Config, apply_overrides, to_toml
 from .data.io import atomic_write
 from .errors import CheckpointError, ConfigError, shown
+from .methods import method_for_research_generator
 from .methods.base import generator_from_config
 from .models.generators import UNet
-from .training import checkpoint as ckpt
+from .runs import checkpoints as ckpt
 
 UNET_DEPTHS = {"unet_128": 7, "unet_256": 8}
 
@@ -116,8 +117,9 @@ def import_research_generator(
     in_ch, out_ch, ngf = _infer_channels(state, generator)
     size = 128 if generator == "unet_128" else 256
     is_unet = generator.startswith("unet")
+    method = method_for_research_generator(generator)
     base = {
-        "model": {"method": "pix2pix" if is_unet else "cyclegan", "generator": generator, "norm": norm, "ngf": ngf,
+        "model": {"method": method.name, "generator": generator, "norm": norm, "ngf": ngf,
                   "dropout": 0.5 if is_unet else 0.0},
         # The research test script runs at load_size = crop_size (no jitter): translate resizes to this.
         "data": {"direction": direction, "load_size": size, "crop_size": size},
@@ -128,7 +130,7 @@ def import_research_generator(
         net.load_state_dict(convert_state(state, net, generator))
     except CheckpointError as exc:
         raise CheckpointError(f"{shown(file)}: {exc}") from None
-    key = "G" if cfg.model.method == "pix2pix" else "G_A"
+    key = method.generator_keys["AtoB"]
     checkpoint = ckpt.base_state(cfg, cfg.model.method, (in_ch, out_ch), {key: net})
     checkpoint.update(step=0, imported_from=str(file))
     out.mkdir(parents=True, exist_ok=True)

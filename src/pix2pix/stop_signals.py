@@ -4,10 +4,10 @@
 (SIGHUP) and Ctrl-C deliver their signal to every process of the job's process
 group, not to the main process alone. So:
 
-- DataLoader workers ignore SIGINT, SIGTERM and SIGHUP (``ignore_in_worker``):
-  the main process decides when to stop and shuts them down itself. A worker
-  that died of the signal would otherwise crash the main process before it
-  could save.
+- DataLoader workers ignore the group's SIGINT, SIGTERM and SIGHUP
+  (``ignore_in_worker``; a SIGTERM from their parent still ends them): the main
+  process decides when to stop and shuts them down itself. A worker that died
+  of the signal would otherwise crash the main process before it could save.
 - Training turns the first stop signal into a request (``StopRequest``): the
   step finishes, a checkpoint is written, the command exits 130.
 - The other commands (``interrupt_on_stop``) turn SIGTERM and SIGHUP into the
@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -34,9 +35,29 @@ REPEAT_WINDOW_S = 2.0
 
 
 def ignore_in_worker(worker_id: int = 0) -> None:
-    """DataLoader ``worker_init_fn``: leave stop signals to the main process."""
-    for sig in STOP_SIGNALS:
+    """DataLoader ``worker_init_fn``: leave stop signals sent to the whole group to the main process.
+
+    SIGINT and SIGHUP are ignored. SIGTERM is taken by a thread that reads who sent it: from the
+    parent (its DataLoader or multiprocessing shutting the worker down, e.g. at exit) it ends the
+    worker as usual; from anyone else (``timeout``, a scheduler, ``kill -TERM -PGID``) the main
+    process got the same signal and will stop the workers itself once it has saved.
+    """
+    for sig in (signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
+    if not hasattr(signal, "sigwaitinfo"):  # no siginfo here (macOS): SIGTERM keeps its default
+        return
+    parent = os.getppid()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # its default (ending the process) once let through
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # ... but held for the thread below
+
+    def sort_sigterm() -> None:
+        while True:
+            info = signal.sigwaitinfo({signal.SIGTERM})
+            if info.si_pid == parent or os.getppid() != parent:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+                os.kill(os.getpid(), signal.SIGTERM)  # die of it, as the parent expects
+
+    threading.Thread(target=sort_sigterm, name="sigterm-from-parent", daemon=True).start()
 
 
 def detach_closed_terminal() -> None:

@@ -36,20 +36,24 @@ BASE_URL_ENV = "PIX2PIX_DATASETS_URL"
 DEFAULT_BASE_URL = "http://efrosgans.eecs.berkeley.edu"
 
 
+# Where the papers' authors serve each kind (the folders of their download server).
+SERVER_FOLDERS = {"aligned": "pix2pix", "unpaired": "cyclegan"}
+
+
 @dataclass(frozen=True)
 class RemoteDataset:
     name: str
-    kind: str  # pix2pix (aligned tar.gz) or cyclegan (unpaired zip)
+    kind: str  # aligned (A|B files, a tar.gz) or unpaired (trainA/trainB..., a zip)
     description: str
     sha256: str | None = None  # pinned when known; otherwise pass --sha256 to check
 
     @property
     def filename(self) -> str:
-        return f"{self.name}.tar.gz" if self.kind == "pix2pix" else f"{self.name}.zip"
+        return f"{self.name}.tar.gz" if self.kind == "aligned" else f"{self.name}.zip"
 
     def url(self, base: str | None = None) -> str:
         base = (base or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
-        return f"{base}/{self.kind}/datasets/{self.filename}"
+        return f"{base}/{SERVER_FOLDERS[self.kind]}/datasets/{self.filename}"
 
 
 # The datasets the two papers' code distributes. Cityscapes is not offered: its
@@ -57,17 +61,17 @@ class RemoteDataset:
 # the aligned layout). Checksums are not pinned: they could not be computed
 # where this list was written; pass --sha256 to verify a download.
 DATASETS = {d.name: d for d in (
-    RemoteDataset("facades", "pix2pix", "400 facade label maps <-> photos (CMP Facades), 256x256 aligned"),
-    RemoteDataset("maps", "pix2pix", "1096 aerial photos <-> Google maps, 600x600 aligned"),
-    RemoteDataset("edges2shoes", "pix2pix", "50k shoe edges <-> photos, 256x256 aligned (2 GB)"),
-    RemoteDataset("edges2handbags", "pix2pix", "137k handbag edges <-> photos, 256x256 aligned (8 GB)"),
-    RemoteDataset("night2day", "pix2pix", "20k night <-> day webcam pairs, 256x256 aligned"),
-    RemoteDataset("horse2zebra", "cyclegan", "unpaired horses and zebras (ImageNet), 256x256"),
-    RemoteDataset("apple2orange", "cyclegan", "unpaired apples and oranges (ImageNet), 256x256"),
-    RemoteDataset("summer2winter_yosemite", "cyclegan", "unpaired Yosemite summer and winter photos (Flickr)"),
-    RemoteDataset("monet2photo", "cyclegan", "unpaired Monet paintings and landscape photos"),
-    RemoteDataset("vangogh2photo", "cyclegan", "unpaired Van Gogh paintings and landscape photos"),
-    RemoteDataset("iphone2dslr_flower", "cyclegan", "unpaired iPhone and DSLR flower photos"),
+    RemoteDataset("facades", "aligned", "400 facade label maps <-> photos (CMP Facades), 256x256 aligned"),
+    RemoteDataset("maps", "aligned", "1096 aerial photos <-> Google maps, 600x600 aligned"),
+    RemoteDataset("edges2shoes", "aligned", "50k shoe edges <-> photos, 256x256 aligned (2 GB)"),
+    RemoteDataset("edges2handbags", "aligned", "137k handbag edges <-> photos, 256x256 aligned (8 GB)"),
+    RemoteDataset("night2day", "aligned", "20k night <-> day webcam pairs, 256x256 aligned"),
+    RemoteDataset("horse2zebra", "unpaired", "unpaired horses and zebras (ImageNet), 256x256"),
+    RemoteDataset("apple2orange", "unpaired", "unpaired apples and oranges (ImageNet), 256x256"),
+    RemoteDataset("summer2winter_yosemite", "unpaired", "unpaired Yosemite summer and winter photos (Flickr)"),
+    RemoteDataset("monet2photo", "unpaired", "unpaired Monet paintings and landscape photos"),
+    RemoteDataset("vangogh2photo", "unpaired", "unpaired Van Gogh paintings and landscape photos"),
+    RemoteDataset("iphone2dslr_flower", "unpaired", "unpaired iPhone and DSLR flower photos"),
 )}
 
 

@@ -174,9 +174,10 @@ def open_unpaired(data: str | Path, split: str, cfg: DataConfig, decode: str = "
     return sides[0], sides[1]
 
 
-def side_warning(side: ImageSource, data: object) -> str | None:
-    """The warning for one side of an unpaired split (see ``left_out_warning``)."""
-    return left_out_warning(side.report.problems, side.report.name, data, " --set model.method=cyclegan")
+def side_warning(side: ImageSource, data: object, method: str) -> str | None:
+    """The warning for one side of an unpaired split (see ``left_out_warning``); ``method`` makes
+    the suggested check-data command check the sides as that method reads them."""
+    return left_out_warning(side.report.problems, side.report.name, data, f" --set model.method={method}")
 
 
 class UnpairedDataset(Dataset):

@@ -8,8 +8,8 @@ from typing import Any
 
 from ..config import load_config
 from ..errors import CheckpointError, shown
-from ..training.checkpoint import RunPaths
-from ..training.logger import read_log
+from ..runs.checkpoints import RunPaths
+from ..runs.logs import read_log
 
 
 def _run_summary(run: Path) -> tuple[dict[str, Any], dict[str, Any]]:

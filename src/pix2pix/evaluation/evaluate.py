@@ -16,7 +16,7 @@ from ..data.layout import list_images, pair_by_stem
 from ..data.transforms import resize
 from ..errors import DataError, ImageError, shown
 from .fid import extract_features, fid_from_features, kid_from_features, warn_small_fid
-from .metrics import image_metrics, mean_metrics
+from ..metrics import image_metrics, mean_metrics
 from .segmentation import confusion, load_palette, segmentation_scores
 
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from ..data.io import atomic_write
 from ..errors import CheckpointError, MissingDependencyError, require, shown
-from ..training.checkpoint import RunPaths
-from ..training.logger import read_log
+from ..runs.checkpoints import RunPaths
+from ..runs.logs import read_log
 from .html import esc, fmt, page, rel, table
 
 _LOSS_GROUPS = {

@@ -17,9 +17,10 @@ from ..errors import DataError, shown
 from ..data.layout import pair_key
 from ..data.unpaired import open_unpaired, side_warning
 from ..inference import LoadedModel, Translator, load_model
-from ..training.checkpoint import RunPaths
+from ..methods import method_class
+from ..runs.checkpoints import RunPaths
 from .html import esc, fmt, page, rel, table
-from .metrics import image_metrics, l1, mean_metrics
+from ..metrics import image_metrics, l1, mean_metrics
 
 
 @dataclass
@@ -60,12 +61,12 @@ def run_test(
     """Translate every pair of ``split``; write images, metrics.json and index.html.
 
     Returns the mean metrics (L1 and MSE on the 0-1 scale, PSNR in dB, SSIM).
-    A CycleGAN run is tested in both directions (see ``run_cycle_test``).
+    Unpaired methods are tested per direction (see ``run_unpaired_test``).
     """
     model = load_model(run, which)
     folder = Path(out) if out else RunPaths(Path(run)).results / split
-    if model.method == "cyclegan":
-        return run_cycle_test(model, data, split, folder, norm=norm, limit=limit, progress=progress)
+    if method_class(model.method).data_kind == "unpaired":
+        return run_unpaired_test(model, data, split, folder, norm=norm, limit=limit, progress=progress)
     cfg = model.config
     source = open_pairs(data, split, cfg.data)
     message = summarize_problems(source, data)
@@ -102,7 +103,7 @@ def _report_header(split: str, data: object, model: LoadedModel, translator: Tra
     }
 
 
-def run_cycle_test(
+def run_unpaired_test(
     model: LoadedModel,
     data: str | Path,
     split: str,
@@ -112,51 +113,57 @@ def run_cycle_test(
     limit: int | None = None,
     progress: bool = True,
 ) -> TestResult:
-    """CycleGAN: real_A | fake_B | rec_A and real_B | fake_A | rec_B for every image of the split.
+    """Unpaired methods: for each direction the model has, real | translated (| reconstructed, when the
+    method's ``test_columns`` include it and it can translate back) for every image of the split.
 
-    Scores: cycle L1 (reconstruction vs input) always; L1/MSE/PSNR/SSIM of the
-    translation against a same-named image on the other side when the data
-    happen to be paired (e.g. facades).
+    Scores: cycle L1 (reconstruction vs input) where there is a reconstruction; L1/MSE/PSNR/SSIM of
+    the translation against a same-named image on the other side when the data happen to be paired
+    (e.g. facades).
     """
     cfg = model.config
     a, b = open_unpaired(data, split, cfg.data)
     if cfg.data.direction == "BtoA":
         a, b = b, a
     for side in (a, b):
-        message = side_warning(side, data)
+        message = side_warning(side, data, model.method)
         if message:
             print(message, file=sys.stderr)
         if len(side) == 0:
             raise DataError(f"{shown(data)}: {side.report.name} has no usable images")
-    forward = Translator(model, direction="AtoB", norm=norm)
-    backward = Translator(model, direction="BtoA", norm=norm)
+    translators = {d: Translator(model, direction=d, norm=norm) for d in model.generators}
+    reconstruct = "reconstructed" in method_class(model.method).test_columns and len(translators) == 2
     sections, directions = [], {}
-    for name, source, other, there, back in (("AtoB", a, b, forward, backward), ("BtoA", b, a, backward, forward)):
+    for name, source, other in (("AtoB", a, b), ("BtoA", b, a)):
+        if name not in translators:
+            continue
+        there, back = translators[name], translators.get("BtoA" if name == "AtoB" else "AtoB")
+        source_side, target_side = name[0], name[-1]
         partners = {pair_key(other.key(i)): i for i in range(len(other))}
         rows: list[dict[str, Any]] = []
         count = len(source) if limit is None else min(limit, len(source))
         for index in tqdm(range(count), desc=f"test {name}", disable=not progress, file=sys.stderr, leave=False):
             real = source.load(index)
             fake = there.translate_arrays([real])[0]
-            rec = back.translate_arrays([fake])[0]
-            metrics = {"cycle_L1": l1(rec, real)}
+            images = {f"real_{source_side}": real, f"fake_{target_side}": fake}
+            metrics: dict[str, float] = {}
+            if reconstruct:
+                rec = back.translate_arrays([fake])[0]
+                images[f"rec_{source_side}"] = rec
+                metrics["cycle_L1"] = l1(rec, real)
             partner = partners.get(pair_key(source.key(index)))
             if partner is not None:
                 target = convert_channels(other.load(partner), fake.shape[2])
                 if target.shape == fake.shape:
                     metrics.update(image_metrics(fake, target))
-            real_name, fake_name = ("real_A", "fake_B") if name == "AtoB" else ("real_B", "fake_A")
-            rec_name = "rec_A" if name == "AtoB" else "rec_B"
-            key = f"{name}_{source.key(index)}"
-            files = _write_row(folder / "images", key, {real_name: real, fake_name: fake, rec_name: rec})
+            files = _write_row(folder / "images", f"{name}_{source.key(index)}", images)
             rows.append({"key": source.key(index), "files": files, "metrics": metrics})
         mean = mean_metrics([r["metrics"] for r in rows])
         directions[name] = {"count": len(rows), "mean": mean, "images": {r["key"]: r["metrics"] for r in rows}}
-        sections.append((f"{name}: real | translated | reconstructed", rows, mean))
-    report = _report_header(split, data, model, forward)
+        sections.append((f"{name}: real | translated" + (" | reconstructed" if reconstruct else ""), rows, mean))
+    report = _report_header(split, data, model, next(iter(translators.values())))
     report["directions"] = directions
     atomic_write(folder / "metrics.json", lambda fh: fh.write(json.dumps(report, indent=2) + "\n"), mode="w")
-    write_results_page(folder, f"{model.path.parent.parent.name}: {split} split (CycleGAN)", sections, report)
+    write_results_page(folder, f"{model.path.parent.parent.name}: {split} split ({model.method}, unpaired)", sections, report)
     combined = {f"{d}_{k}": v for d, entry in directions.items() for k, v in entry["mean"].items()}
     return TestResult(folder, sum(entry["count"] for entry in directions.values()), combined)
 

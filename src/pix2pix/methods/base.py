@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
 
 import torch
 from torch import nn
+
+from .registry import resolve
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -22,10 +25,30 @@ class StepRuntime(Protocol):
         """Backward ``loss`` and step ``optimizer`` (with loss scaling where needed)."""
 
 
-class Method(Protocol):
-    """A training method: owns its networks and optimizers, and one training step."""
+@dataclass(frozen=True)
+class HealthSignals:
+    """Names of one D/G pair's values in the step's loss dict, for the health monitor
+    (a method with two discriminators has two of these)."""
 
-    name: str
+    label: str
+    d_real: str
+    d_fake: str
+    loss_d: str
+    adversarial: str
+    reconstruction: str
+
+
+class Method(Protocol):
+    """A training method: owns its networks and optimizers, one training step, and the class
+    attributes the rest of the package reads instead of its name (see ``registry``)."""
+
+    name: ClassVar[str]
+    data_kind: ClassVar[str]
+    defaults: ClassVar[dict[str, Any]]
+    generator_keys: ClassVar[dict[str, str]]
+    health_signals: ClassVar[tuple[HealthSignals, ...]]
+    test_columns: ClassVar[tuple[str, ...]]
+    research_generators: ClassVar[tuple[str, ...]]
 
     def networks(self) -> dict[str, nn.Module]: ...
 
@@ -71,7 +94,7 @@ def generator_from_config(cfg: "Config", in_channels: int, out_channels: int) ->
     """The configured generator (uninitialised): shared by methods and the model loader."""
     from ..models import build_generator
 
-    m = cfg.model
+    m = resolve(cfg).model
     return build_generator(
         m.generator, in_channels=in_channels, out_channels=out_channels, ngf=m.ngf, norm=m.norm,
         dropout=m.dropout, image_size=cfg.data.crop_size, upsample=m.upsample,
@@ -81,6 +104,6 @@ def generator_from_config(cfg: "Config", in_channels: int, out_channels: int) ->
 def discriminator_from_config(cfg: "Config", in_channels: int) -> nn.Module:
     from ..models import build_discriminator
 
-    m = cfg.model
+    m = resolve(cfg).model
     return build_discriminator(m.discriminator, in_channels=in_channels, ndf=m.ndf, n_layers=m.n_layers_d, norm=m.norm,
                                num_d=m.num_d, spectral_norm=m.d_spectral_norm)

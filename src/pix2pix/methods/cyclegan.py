@@ -22,8 +22,9 @@ from ..errors import ConfigError
 from ..models import init_weights, run_padded, size_multiple, unwrap
 from ..models.discriminators import judge
 from ..models.losses import d_loss_scales, d_probability_view, g_loss_scales, gradient_penalty
-from .base import StepRuntime, build_adam, discriminator_from_config, fingerprints, generator_from_config, model_inputs
+from .base import HealthSignals, StepRuntime, build_adam, discriminator_from_config, fingerprints, generator_from_config, model_inputs
 from .ema import WeightAverage
+from .registry import register_method
 from .image_pool import ImagePool
 
 
@@ -111,10 +112,21 @@ def cyclegan_step(
     return losses
 
 
+@register_method
 class CycleGAN:
     """Owns G_A, G_B, D_A, D_B, their two Adams and the two image pools."""
 
     name = "cyclegan"
+    data_kind = "unpaired"
+    defaults = {"model.generator": "resnet_9blocks", "model.norm": "instance", "model.dropout": 0.0,
+                "loss.gan_mode": "lsgan", "model.upsample": "transposed"}  # the CycleGAN paper's
+    generator_keys = {"AtoB": "G_A", "BtoA": "G_B"}
+    health_signals = (
+        HealthSignals(" (D_A, B side)", "D_real_A", "D_fake_A", "loss_D_A", "loss_G_A", "loss_cycle_A"),
+        HealthSignals(" (D_B, A side)", "D_real_B", "D_fake_B", "loss_D_B", "loss_G_B", "loss_cycle_B"),
+    )
+    test_columns = ("real", "translated", "reconstructed")
+    research_generators = ("resnet_6blocks", "resnet_9blocks")
 
     def __init__(self, cfg: Config, channels: tuple[int, int], device: torch.device) -> None:
         self.cfg, self.device, self.channels = cfg, device, channels

@@ -25,8 +25,9 @@ from ..models.augment import AdaptiveAugment, diff_augment, parse_policy
 from ..models.discriminators import judge
 from ..models.losses import (d_loss_scales, d_probability_view, feature_matching, g_loss_scales, gradient_penalty,
                              r1_penalty)
-from .base import StepRuntime, build_adam, discriminator_from_config, fingerprints, generator_from_config, model_inputs
+from .base import HealthSignals, StepRuntime, build_adam, discriminator_from_config, fingerprints, generator_from_config, model_inputs
 from .ema import WeightAverage
+from .registry import register_method
 
 
 @dataclass(frozen=True)
@@ -136,11 +137,19 @@ def pix2pix_step(
     return losses
 
 
+@register_method
 class Pix2Pix:
     """Owns G (U-Net by default), D (PatchGAN on input+output channels), their Adams, and G's
     weight average and D's adaptive augmentation when those are on."""
 
     name = "pix2pix"
+    data_kind = "paired"
+    defaults = {"model.generator": "unet", "model.norm": "batch", "model.dropout": 0.5, "loss.gan_mode": "vanilla",
+                "model.upsample": "transposed"}
+    generator_keys = {"AtoB": "G"}
+    health_signals = (HealthSignals("", "D_real", "D_fake", "loss_D", "loss_G_GAN", "loss_G_L1"),)
+    test_columns = ("input", "output", "target")
+    research_generators = ("unet_128", "unet_256")
 
     def __init__(self, cfg: Config, channels: tuple[int, int], device: torch.device) -> None:
         self.cfg = cfg

@@ -1,4 +1,4 @@
-"""Norm and dropout layers that know the paper's inference mode, and the mode switch.
+"""Norm and dropout layers that know the paper's inference mode, from the per-call context.
 
 The pix2pix paper (and its code's test script) runs the generator at test time
 exactly as in training: batch statistics and dropout on. With a batch of more
@@ -6,11 +6,19 @@ than one image that would let images change each other's outputs, so in
 ``paper`` mode our batch norm normalises each sample by its own statistics
 (what training at batch size 1 does) and dropout draws one seeded mask shared by
 every sample: an image's output depends on nothing but the image and the seed.
+
+The mode is not layer state: ``inference_mode`` puts it in the calling thread's
+``InferenceContext`` (``inference_context``), so one network can serve several
+threads at once, each in its own mode. Without a context the layers are torch's.
+``freeze_inference_mode`` returns a copy with one mode fixed at construction,
+for tracing, export and torch.compile, where nothing is looked up per call.
 """
 
 from __future__ import annotations
 
+import copy
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Callable, Iterator, Literal
 
 import torch
@@ -18,96 +26,95 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
+from .inference_context import (CollectedEnough, InferenceContext, InferenceNorm, StatsCollector, current,
+                                indexed_layers, using)
 
 NormKind = Literal["batch", "instance", "none", "sync_batch"]
 NORM_KINDS = ("batch", "instance", "none", "sync_batch")
 
 
-class StopForward(Exception):
-    """Raised by a norm layer that has collected the statistics a tiling pass wanted."""
+@dataclass(frozen=True)
+class FixedMode:
+    """A mode fixed at construction (``freeze_inference_mode``): paper or eval, this layer's dropout
+    seed, and whether paper-mode dropout draws its seeded mask (or passes its expectation, for exports)."""
+
+    mode: str
+    seed: int = 0
+    dropout: bool = True
 
 
-class TileStats:
-    """Per-sample normalisation that tiled inference can steer: collect the statistics of a
-    whole image tile by tile, then normalise every tile with them (see ``inference_tiles``)."""
+class _ContextLayer:
+    fixed: FixedMode | None = None  # set only on the copies freeze_inference_mode makes
 
-    fixed_stats: tuple[torch.Tensor, torch.Tensor] | None = None  # per-channel (mean, var), shape (1, C, 1, 1)
-    collector: "StatsCollector | None" = None
-
-    def sample_norm(self, x: torch.Tensor, weight: torch.Tensor | None, bias: torch.Tensor | None, eps: float) -> torch.Tensor:
-        if self.collector is not None:
-            self.collector.add(x)
-            raise StopForward
-        if self.fixed_stats is None:
-            return F.instance_norm(x, weight=weight, bias=bias, eps=eps)
-        mean, var = self.fixed_stats
-        y = (x - mean) / torch.sqrt(var + eps)
-        if weight is not None:
-            y = y * weight.view(1, -1, 1, 1) + bias.view(1, -1, 1, 1)
-        return y
+    def _mode(self) -> tuple[str | None, InferenceContext | None]:
+        if self.fixed is not None:
+            return self.fixed.mode, None
+        context = current()
+        return (context.mode if context is not None else None), context
 
 
-class BatchNorm2d(nn.BatchNorm2d, TileStats):
-    """nn.BatchNorm2d (same parameters and buffers) with a per-sample statistics switch."""
+def _sample_norm(layer: nn.Module, context: InferenceContext | None, x: torch.Tensor, weight: torch.Tensor | None,
+                 bias: torch.Tensor | None, eps: float) -> torch.Tensor:
+    """Each sample by its own statistics, or (tiles) by the whole image's, or (a statistics pass) collect them."""
+    if context is not None:
+        index = context.index_of(layer)
+        if context.order is not None and index not in context.order:
+            context.order.append(index)
+        if context.collect is not None and context.collect[0] == index:
+            context.collect[1].add(x, context.collect[2])
+            raise CollectedEnough
+        if index in context.fixed_stats:
+            mean, var = context.fixed_stats[index]
+            y = (x - mean) / torch.sqrt(var + eps)
+            if weight is not None:
+                y = y * weight.view(1, -1, 1, 1) + bias.view(1, -1, 1, 1)
+            return y
+    return F.instance_norm(x, weight=weight, bias=bias, eps=eps)
 
-    per_sample = False
+
+class BatchNorm2d(nn.BatchNorm2d, _ContextLayer):
+    """nn.BatchNorm2d (same parameters and buffers). In an inference context: per-sample statistics
+    (paper) or the running ones (eval), whatever the module's training flag."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.per_sample:
-            return self.sample_norm(x, self.weight, self.bias, self.eps)
-        return super().forward(x)
-
-
-class InstanceNorm2d(nn.InstanceNorm2d, TileStats):
-    """nn.InstanceNorm2d (no parameters, as in the papers) that tiled inference can steer."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.collector is None and self.fixed_stats is None:
+        mode, context = self._mode()
+        if mode is None:
             return super().forward(x)
-        return self.sample_norm(x, self.weight, self.bias, self.eps)
+        if mode == "eval":
+            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+        return _sample_norm(self, context, x, self.weight, self.bias, self.eps)
 
 
-class StatsCollector:
-    """Sums of x and x^2 per channel over the owned region of each tile, at any layer's scale."""
+class InstanceNorm2d(nn.InstanceNorm2d, _ContextLayer):
+    """nn.InstanceNorm2d (no parameters, as in the papers); tiles take the whole image's statistics."""
 
-    def __init__(self) -> None:
-        self.total: torch.Tensor | None = None
-        self.total_sq: torch.Tensor | None = None
-        self.count = 0
-        self.region: tuple[int, int, int, int, int] = (0, 0, 0, 0, 1)  # (top, bottom, left, right, tile height) in input pixels
-
-    def add(self, x: torch.Tensor) -> None:
-        top, bottom, left, right, tile_h = self.region
-        scale = tile_h // x.shape[-2]
-        part = x[..., top // scale : bottom // scale, left // scale : right // scale].double()
-        s, sq = part.sum(dim=(0, 2, 3)), (part * part).sum(dim=(0, 2, 3))
-        self.total = s if self.total is None else self.total + s
-        self.total_sq = sq if self.total_sq is None else self.total_sq + sq
-        self.count += part.shape[0] * part.shape[2] * part.shape[3]
-
-    def stats(self) -> tuple[torch.Tensor, torch.Tensor]:
-        mean = self.total / self.count
-        var = (self.total_sq / self.count - mean * mean).clamp_min(0)
-        return mean.float().view(1, -1, 1, 1), var.float().view(1, -1, 1, 1)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mode, context = self._mode()
+        if context is None or (context.collect is None and not context.fixed_stats and context.order is None):
+            return super().forward(x)
+        return _sample_norm(self, context, x, self.weight, self.bias, self.eps)
 
 
-class Dropout(nn.Dropout):
-    """nn.Dropout that, given a seed, uses one reproducible mask for the whole batch.
+class Dropout(nn.Dropout, _ContextLayer):
+    """nn.Dropout; in paper mode one reproducible mask for the whole batch, none in eval mode.
 
     The seeded mask comes from a counter-based hash of (seed, channel, row,
     column): no generator state, so it is the same on every device, traceable by
     torch.compile, and identical for a tile and for the same pixels of the whole
-    image. With a ``canvas`` (full height, full width, tile top, tile left, tile
-    height, all in input pixels) positions are taken in the whole image.
+    image (the context's canvas gives the tile's place in the image).
     """
 
-    seed: int | None = None
-    canvas: tuple[int, int, int, int, int] | None = None
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not (self.training and self.seed is not None and self.p > 0):
+        mode, context = self._mode()
+        if mode is None:
             return super().forward(x)
-        keep = seeded_keep_mask(tuple(x.shape[1:]), self.p, self.seed, self.canvas, x.device)
+        if mode != "paper" or self.p == 0 or (self.fixed is not None and not self.fixed.dropout):
+            return x
+        if context is None:
+            seed, canvas = self.fixed.seed, None  # type: ignore[union-attr]
+        else:
+            seed, canvas = context.seed * 1000 + context.index_of(self), context.canvas
+        keep = seeded_keep_mask(tuple(x.shape[1:]), self.p, seed, canvas, x.device)
         return x * keep.to(x.dtype) / (1 - self.p)
 
 
@@ -162,40 +169,56 @@ def conv_bias(kind: str) -> bool:
     return kind not in ("batch", "sync_batch")
 
 
-InferenceNorm = Literal["paper", "eval", "frozen"]
+CONTEXT_LAYERS = (BatchNorm2d, InstanceNorm2d, Dropout)
+_FOREIGN = (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm, nn.Dropout)
+
+
+def check_layers(net: nn.Module) -> None:
+    """Refuse a generator whose norm or dropout layers are torch's own: in paper mode they would
+    silently behave as in eval mode (or as in training, drawing random masks)."""
+    for name, module in net.named_modules():
+        if isinstance(module, _FOREIGN) and not isinstance(module, CONTEXT_LAYERS) and not isinstance(module, nn.SyncBatchNorm):
+            raise ConfigError(
+                f"{name or 'the generator'} is a {type(module).__module__}.{type(module).__name__}: build generators "
+                "from pix2pix.models.layers (BatchNorm2d, InstanceNorm2d, Dropout) so that the inference modes apply"
+            )
+
+
+def inference_context(net: nn.Module, mode: str, seed: int = 0) -> InferenceContext:
+    """A fresh context for one call of ``net`` in ``mode``."""
+    return InferenceContext(mode=mode, seed=seed, layer_index=indexed_layers(net, CONTEXT_LAYERS))
 
 
 @contextmanager
-def inference_mode(net: nn.Module, mode: InferenceNorm, seed: int = 0) -> Iterator[nn.Module]:
-    """Run ``net`` as ``paper`` (per-sample statistics, seeded dropout) or ``eval``; restore after.
+def inference_mode(net: nn.Module, mode: InferenceNorm, seed: int = 0) -> Iterator[InferenceContext | None]:
+    """Run ``net`` as ``paper`` (per-sample statistics, seeded dropout) or ``eval`` in this thread, without
+    gradients; nothing about ``net`` changes, so other threads may run it at the same time.
 
-    ``frozen`` only switches to eval mode and off gradients: for exported models
-    whose normalisation is baked in.
+    ``frozen`` only turns gradients off: for exported models whose normalisation is baked in.
     """
     if mode not in ("paper", "eval", "frozen"):
         raise ConfigError(f"inference.norm: '{mode}' is not one of paper, eval")
-    modules = list(net.modules())  # one walk of the tree: per image it cost ~0.8 ms as four
-    training = [m.training for m in modules]
-    for module in modules:
-        module.training = False
-    touched: list[nn.Module] = []
-    if mode == "paper":
-        for index, module in enumerate(modules):
-            if isinstance(module, BatchNorm2d):
-                module.per_sample = True
-                touched.append(module)
-            elif isinstance(module, Dropout):
-                module.train()
-                module.seed = seed * 1000 + index
-                touched.append(module)
-    try:
+    if mode == "frozen":
         with torch.no_grad():
-            yield net
-    finally:
-        for module in touched:
-            if isinstance(module, BatchNorm2d):
-                module.per_sample = False
-            else:
-                module.seed = None
-        for module, was_training in zip(modules, training):
-            module.training = was_training
+            yield None
+        return
+    check_layers(net)
+    with torch.no_grad(), using(inference_context(net, mode, seed)) as context:
+        yield context
+
+
+def freeze_inference_mode(net: nn.Module, mode: str, seed: int = 0, dropout: bool = True) -> nn.Module:
+    """A copy of ``net`` that always runs in ``mode`` (its layers' mode fixed at construction): for
+    tracing, export and torch.compile, which must see one fixed graph. ``dropout=False`` passes
+    dropout's expectation in paper mode (exports, whose input sizes vary)."""
+    check_layers(net)
+    frozen = copy.deepcopy(net).eval().requires_grad_(False)
+    index = indexed_layers(frozen, CONTEXT_LAYERS)
+    for module in frozen.modules():
+        if isinstance(module, (BatchNorm2d, Dropout)):
+            module.fixed = FixedMode(mode, seed * 1000 + index[id(module)], dropout)
+    return frozen
+
+
+__all__ = ["BatchNorm2d", "CollectedEnough", "Dropout", "FixedMode", "InferenceContext", "InstanceNorm2d",
+           "StatsCollector", "check_layers", "freeze_inference_mode", "inference_mode", "norm_layer", "seeded_keep_mask"]

@@ -69,6 +69,7 @@ class AutoCompiledRunner:
 
     Args:
         net: the generator (already on its device, in its memory layout).
+        mode, seed: the inference mode (paper, eval) and dropout seed of the calls, fixed in the compiled copy.
         setting: true (compile every shape at its first call), false (never) or auto (see module
             docstring; auto is false where compiled calls are measured not to be faster).
         precision: the precision the calls run in (fp32, bf16, fp16): the speed-up depends on it.
@@ -76,8 +77,9 @@ class AutoCompiledRunner:
     """
 
     def __init__(self, net: nn.Module, device: torch.device, setting: CompileSetting, precision: str = "fp32",
-                 expected_images: int | None = None) -> None:
+                 expected_images: int | None = None, mode: str = "eval", seed: int = 0) -> None:
         self.net, self.device, self.setting = net, device, setting
+        self.mode, self.seed = mode, seed  # the inference mode the compiled copy has fixed in it
         self.remaining = expected_images
         self.compile_seconds = COMPILE_SECONDS.get(device.type, COMPILE_SECONDS["cpu"])
         self.speedup = COMPILED_SPEEDUP.get((device.type, precision), 1.0)
@@ -137,8 +139,13 @@ class AutoCompiledRunner:
 
     # ------------------------------------------------------------------ running compiled
     def _compiled_net(self) -> nn.Module:
+        """Compiled once, from a copy of the network with the inference mode fixed in its layers (the
+        compiler sees one graph; the eager network keeps reading each call's context)."""
         if self._compiled is None:
-            self._compiled = torch.compile(self.net, dynamic=False, options=compile_options(self.device))
+            from ..models.layers import freeze_inference_mode
+
+            frozen = self.net if self.mode == "frozen" else freeze_inference_mode(self.net, self.mode, self.seed)
+            self._compiled = torch.compile(frozen, dynamic=False, options=compile_options(self.device))
         return self._compiled
 
     def _run_compiled(self, x: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:

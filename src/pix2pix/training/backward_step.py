@@ -22,8 +22,29 @@ from torch.optim.adam import adam
 
 
 def supports(optimizer: torch.optim.Optimizer) -> bool:
-    """Plain torch Adam (what the methods build): its per-parameter step is reproduced exactly here."""
-    return type(optimizer) is torch.optim.Adam and hasattr(optimizer, "_init_group")
+    """Plain torch Adam (what the methods build), on a torch where the per-parameter step below
+    reproduces ``Adam.step`` bit for bit (checked once; it uses Adam's internal ``_init_group``,
+    whose signature is not public, so any other torch falls back to the ordinary step)."""
+    return type(optimizer) is torch.optim.Adam and _reproduces_adam(bool(optimizer.defaults.get("fused")))
+
+
+@functools.lru_cache(maxsize=None)
+def _reproduces_adam(fused: bool) -> bool:
+    try:
+        generator = torch.Generator().manual_seed(0)
+        start = torch.randn(64, generator=generator)
+        grads = [torch.randn(64, generator=generator) for _ in range(3)]
+        ours, theirs = start.clone().requires_grad_(True), start.clone().requires_grad_(True)
+        opt_ours = torch.optim.Adam([ours], lr=1e-2, betas=(0.5, 0.999), fused=fused)
+        opt_theirs = torch.optim.Adam([theirs], lr=1e-2, betas=(0.5, 0.999), fused=fused)
+        for grad in grads:
+            ours.grad, theirs.grad = grad.clone(), grad.clone()
+            with torch.no_grad():
+                _adam_step_one(opt_ours, opt_ours.param_groups[0], ours)
+            opt_theirs.step()
+        return torch.equal(ours, theirs)
+    except Exception:  # noqa: BLE001 - another torch's internals: use the ordinary step
+        return False
 
 
 class BackwardSteps:

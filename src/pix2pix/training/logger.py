@@ -54,30 +54,6 @@ class RunLogger:
             self._tb.close()
 
 
-def read_log(path: Path) -> list[dict[str, Any]]:
-    """All events of a log.jsonl (a torn last line from a crash is ignored)."""
-    events = []
-    if not path.exists():
-        return events
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return events
-
-
-def truncate_log(path: Path, step: int) -> None:
-    """Drop events after ``step`` (a resumed run rewrites them)."""
-    if not path.exists():
-        return
-    kept = [e for e in read_log(path) if int(e.get("step", 0)) <= step]
-    tmp = path.with_suffix(".jsonl.tmp")
-    tmp.write_text("".join(json.dumps(e) + "\n" for e in kept), encoding="utf-8")
-    tmp.replace(path)
-
-
 def progress_bar(total: int, initial: int, enabled: bool) -> tqdm:
     return tqdm(
         total=total, initial=initial, unit="step", dynamic_ncols=True, file=sys.stderr, disable=not enabled,

@@ -24,6 +24,8 @@ from typing import Callable
 
 import numpy as np
 
+from ..methods.base import HealthSignals
+
 
 @dataclass(frozen=True)
 class Diagnosis:
@@ -36,23 +38,7 @@ class Diagnosis:
         return f"warning (step {step}): {self.title}. {self.message} Suggestion: {self.suggestion}"
 
 
-@dataclass(frozen=True)
-class Signals:
-    """Names of one D/G pair's values in the step's loss dict (pix2pix has one pair, CycleGAN two)."""
-
-    label: str
-    d_real: str
-    d_fake: str
-    loss_d: str
-    adversarial: str
-    reconstruction: str
-
-
-PIX2PIX_SIGNALS = (Signals("", "D_real", "D_fake", "loss_D", "loss_G_GAN", "loss_G_L1"),)
-CYCLEGAN_SIGNALS = (
-    Signals(" (D_A, B side)", "D_real_A", "D_fake_A", "loss_D_A", "loss_G_A", "loss_cycle_A"),
-    Signals(" (D_B, A side)", "D_real_B", "D_fake_B", "loss_D_B", "loss_G_B", "loss_cycle_B"),
-)
+Signals = HealthSignals  # which logged values to read: each method declares its own (``health_signals``)
 
 
 @dataclass(frozen=True)
@@ -85,7 +71,7 @@ class HealthMonitor:
     """Feed it every step's values; it returns the diagnoses that start at that step."""
 
     gan_mode: str
-    signals: tuple[Signals, ...] = PIX2PIX_SIGNALS
+    signals: tuple[Signals, ...]  # the method's health_signals
     window: int = 50  # steps a condition must hold (on average) before it is reported
     warmup: int = 50  # steps ignored at the start: every GAN is unbalanced at first
     l1_dominates_ratio: float = 100.0  # lambda * L1 / adversarial above this -> blur risk

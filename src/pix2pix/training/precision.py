@@ -1,64 +1,14 @@
-"""Device choice and mixed precision: the only place that knows about autocast and loss scaling."""
+"""Mixed precision in training: backward and step, loss scaling, clipping, the NaN policy."""
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Callable
 
 import torch
 
-from ..allocator import keep_freed_memory
-from ..errors import ConfigError
+from ..allocator import is_keeping_freed_memory
+from ..runtime.precision import Autocast, resolve_precision
 from . import backward_step
-
-_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def select_device(name: str) -> torch.device:
-    """'auto' picks CUDA when present; asking for CUDA without it is a clear error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("train.device=cuda but no CUDA device is available (use auto or cpu)")
-    if name not in ("cpu", "cuda"):
-        raise ConfigError(f"train.device: '{name}' is not one of auto, cpu, cuda")
-    return torch.device(name)
-
-
-def cpu_has_native_bf16() -> bool:
-    """AVX512-BF16 or AMX: bf16 convolutions run faster than fp32 (elsewhere they are emulated, slower)."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
-def resolve_precision(kind: str, device: torch.device, batch_size: int = 1) -> str:
-    """'auto' -> bf16 on CPUs with native bf16 (else fp32); on CUDA bf16 (fp16 without bf16) from batch
-    size 2 up, fp32 at batch size 1, where a GPU step is launch-bound and the casts cost more than
-    they save (measured on an H100: fp32 65.9, bf16 55.9 steps/s at 256 px, channels_last)."""
-    if kind != "auto":
-        return kind
-    if device.type == "cuda":
-        if batch_size == 1:
-            return "fp32"
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "bf16" if cpu_has_native_bf16() else "fp32"
-
-
-def resolve_inference_precision(kind: str, device: torch.device) -> str:
-    """'auto' -> bf16 where it is native (CUDA with bf16, CPUs with AVX512-BF16/AMX), else fp32."""
-    if kind != "auto":
-        return kind
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if cpu_has_native_bf16() else "fp32"
-
-
-def resolve_channels_last(setting: str | bool, device: torch.device) -> bool:
-    if isinstance(setting, bool):
-        return setting
-    return device.type == "cuda" if setting == "auto" else setting == "true"
 
 
 def resolve_step_in_backward(setting: str, device: torch.device) -> bool:
@@ -67,11 +17,12 @@ def resolve_step_in_backward(setting: str, device: torch.device) -> bool:
     (measured 220 ms per step with the allocator setting, 276 without; 225-244 ms stepping after backward)."""
     if setting != "auto":
         return setting == "true"
-    return device.type == "cpu" and keep_freed_memory()
+    return device.type == "cpu" and is_keeping_freed_memory()
 
 
-class Precision:
-    """Autocast for forward passes and backward+step with a GradScaler for fp16."""
+class Precision(Autocast):
+    """Autocast for forward passes and backward+step with a GradScaler for fp16, gradient clipping,
+    the NaN policy and the Adam-inside-backward option."""
 
     def __init__(
         self,
@@ -84,13 +35,7 @@ class Precision:
         step_in_backward: bool = False,
         clip_grad_norm: float = 0.0,
     ) -> None:
-        kind = resolve_precision(kind, device, batch_size)
-        if kind not in ("fp32", "bf16", "fp16"):
-            raise ConfigError(f"train.precision: '{kind}' is not one of auto, fp32, bf16, fp16")
-        if kind == "fp16" and device.type != "cuda":
-            raise ConfigError("train.precision=fp16 needs CUDA; on CPU use bf16")
-        self.kind, self.device, self.channels_last = kind, device, channels_last
-        self.dtype = _DTYPES.get(kind)
+        super().__init__(resolve_precision(kind, device, batch_size), device, channels_last, key="train.precision")
         self._scalers: dict[int, torch.amp.GradScaler] = {}
         self.skip_nonfinite = skip_nonfinite  # train.on_nan=skip: no update from a NaN/Inf loss
         self.any_rank = any_rank or (lambda flag: flag)  # under DDP every rank must skip together
@@ -103,11 +48,6 @@ class Precision:
                                else None)
         self.clip_grad_norm = clip_grad_norm
         self._clip_counts: dict[int, list[int]] = {}  # id(optimizer) -> [clipped steps, steps] since last read
-
-    def autocast(self) -> AbstractContextManager[Any]:
-        if self.dtype is None:
-            return nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.dtype)
 
     def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
         if self.skip_nonfinite and self.any_rank(not bool(torch.isfinite(loss.detach()).all())):

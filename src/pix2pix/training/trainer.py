@@ -12,7 +12,7 @@ import time
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -20,7 +20,6 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from .. import __version__
-from ..allocator import keep_freed_memory
 from ..config import RESUMABLE_KEYS, Config, changed_keys, to_toml
 from ..data.datasets import EpochBatchSampler, PairDataset, collate_pairs
 from ..data.palette import input_palette
@@ -30,18 +29,23 @@ from ..data.unpaired import SubsetImages, UnpairedDataset, open_unpaired, side_w
 from ..data.transforms import PairTransform
 from ..stop_signals import StopRequest, ignore_in_worker
 from ..errors import CheckpointError, ConfigError, DataError, TrainingDiverged, shown
-from ..methods import Method, build_method
+from ..methods import Method, build_method, method_class, resolve
 from ..methods.base import generator_from_config
 from ..models import unwrap
-from . import checkpoint as ckpt
-from .logger import RunLogger, progress_bar, truncate_log
-from .monitor import CYCLEGAN_SIGNALS, PIX2PIX_SIGNALS, HealthMonitor
+from ..runs import checkpoints as ckpt
+from ..runs.logs import truncate_log
+from .logger import RunLogger, progress_bar
+from .monitor import HealthMonitor
 from . import distributed
-from .precision import Precision, resolve_channels_last, resolve_step_in_backward, select_device
+from ..runtime.precision import resolve_channels_last, select_device
+from .precision import Precision, resolve_step_in_backward
 from .budget import TimeBudget
 from .run_lock import RunLock
 from .schedule import batch_lr_factor, lr_factor
 from .validation import CycleValidator, PairValidator, Validator
+
+
+ReportHook = Callable[[Path], Any]  # called with the run folder after validations and at the end
 
 
 @dataclass
@@ -106,7 +110,7 @@ def unpaired_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths) 
     """CycleGAN: A and B images drawn independently; validation on a val split or held-out images."""
     a, b = open_unpaired(data, "train", cfg.data)
     for side in (a, b):
-        warn(side_warning(side, data))
+        warn(side_warning(side, data, cfg.model.method))
         _note_skipped(side.report.skipped)
         if len(side) == 0:
             raise DataError(f"{shown(data)}: no usable training images in {side.report.name}")
@@ -123,7 +127,8 @@ def unpaired_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths) 
 
 
 def open_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths) -> TrainingData:
-    if cfg.model.method == "cyclegan":
+    """The data the configured method needs: pairs, or two unpaired collections."""
+    if method_class(cfg.model.method).data_kind == "unpaired":
         return unpaired_training_data(cfg, data, paths)
     return paired_training_data(cfg, data, paths)
 
@@ -140,16 +145,16 @@ class Trainer:
         state: dict[str, Any] | None = None,
         init_from: str | Path | None = None,
         progress: bool = True,
+        report: ReportHook | None = None,
     ) -> None:
-        self.cfg, self.data_arg, self.paths = cfg, str(data), ckpt.RunPaths(Path(run))
+        self.cfg, self.data_arg, self.paths = resolve(cfg), str(data), ckpt.RunPaths(Path(run))
+        self.report = report
         self.dist = distributed.from_environment()
         self.progress = progress and self.dist.is_main
         seed_everything(cfg.train.seed)
         device = select_device(cfg.train.device)
         distributed.check_norm(cfg.model.norm, device)
         self.device = distributed.setup(self.dist, device)
-        if self.device.type == "cpu":
-            keep_freed_memory()
         self.data = open_training_data(cfg, data, self.paths)
         self.method: Method = build_method(cfg, self.data.channels, self.device)
         channels_last = resolve_channels_last(cfg.train.channels_last, self.device)
@@ -184,9 +189,12 @@ class Trainer:
         )
         tensorboard = self.paths.root / "tensorboard" if cfg.train.tensorboard else None
         self.logger = RunLogger(self.paths.log, tensorboard, enabled=self.dist.is_main)
-        signals = CYCLEGAN_SIGNALS if cfg.model.method == "cyclegan" else PIX2PIX_SIGNALS
-        self.monitor = HealthMonitor(cfg.loss.gan_mode, signals)
+        self.monitor = HealthMonitor(cfg.loss.gan_mode, self.method.health_signals)
         self.last_warning: str | None = None
+        self._sums: dict[str, float] = {}  # running sums of the logged values since the last log line
+        self._count = 0
+        self._rates = self._set_lr()
+        self._bar = progress_bar(0, 0, enabled=False)  # run() makes the real one
 
     # ------------------------------------------------------------------ state
     @property
@@ -317,7 +325,7 @@ class Trainer:
         )
 
     def run(self) -> TrainResult:
-        """Train until max_steps / the schedule's end, or until interrupted."""
+        """Train until max_steps / the schedule's end, the time budget, or a stop signal."""
         cfg = self.cfg.train
         total = self.total_steps
         if self.step >= total:
@@ -330,69 +338,35 @@ class Trainer:
                   "minutes of training); raise train.max_minutes to train further", file=sys.stderr)
             return TrainResult(self.paths.root, self.step, "budget", self.best_val, self.last_val, self.dist.is_main)
         loader = self.make_loader()
-        sums: dict[str, float] = {}
-        count = 0
         budget.start(self.step)
         last_checkpoint = time.monotonic()
         saved_step = -1
         status = "finished"
         if self.step == 0:
             self._validate(samples=True)
-        bar = progress_bar(total, self.step, self.progress)
-        rates = self._set_lr()
+        self._bar = progress_bar(total, self.step, self.progress)
+        self._rates = self._set_lr()
         stop = StopRequest()
         with stop:
             batches = iter(loader)
             while self.step < total:
-                log_now = bool(cfg.log_every and ((self.step + 1) % cfg.log_every == 0 or self.step + 1 == total))
-                self.precision.measure_grads = log_now
-                losses = self.method.train_step(next(batches), self.precision)
-                scalars = {k: float(v) for k, v in losses.items() if v.numel() == 1}
-                bad = [name for name, value in scalars.items() if not math.isfinite(value)]
-                stop_now, bad_anywhere, out_of_time = distributed.any_rank(
-                    self.dist, stop.requested, bool(bad), budget.exhausted())  # every rank stops at the same step
-                if bad_anywhere:
-                    self._on_nan(bad, scalars)
-                self.step += 1
-                self.batch_in_epoch += 1
-                if self.batch_in_epoch == self.sampler.batches_per_epoch:
-                    self.epoch, self.batch_in_epoch = self.epoch + 1, 0
-                    rates = self._set_lr()
-                for key, value in scalars.items():
-                    sums[key] = sums.get(key, 0.0) + value
-                count += 1
-                for diagnosis in self.monitor.update(scalars, _array(losses.get("fingerprint_output")), _array(losses.get("fingerprint_target"))):
-                    self.logger.log("health", self.step, kind=diagnosis.kind, title=diagnosis.title,
-                                    message=diagnosis.message, suggestion=diagnosis.suggestion)
-                    bar.write(diagnosis.line(self.step), file=sys.stderr)
-                    self.last_warning = diagnosis.title
-                bar.update(1)
-                if budget.enabled and (log_now or self.step % 50 == 0):
-                    bar.total = budget.final_step(self.step, total)  # the ETA follows the budget
-                if log_now:
-                    means = {k: v / count for k, v in sums.items()}
-                    means.update(self._diagnostics())
-                    self.logger.log("train", self.step, epoch=self.epoch, **rates, **means)
-                    bar.set_postfix_str(_postfix(means, self.last_val, self.last_warning), refresh=False)
-                    sums, count = {}, 0
+                stop_now, out_of_time = self.step_once(next(batches), total, stop.requested)
                 due_samples = bool(cfg.sample_every and self.step % cfg.sample_every == 0)
                 if due_samples or (cfg.val_every and self.step % cfg.val_every == 0):
                     self._validate(samples=due_samples)
-                    self._refresh_report()
+                    if due_samples:  # the report shows the sample grids: rebuild it with each new one
+                        self._refresh_report()
                 periodic = bool(cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0)
                 timed = cfg.checkpoint_minutes and time.monotonic() - last_checkpoint >= cfg.checkpoint_minutes * 60
                 if periodic or timed or stop_now:
                     self.save(periodic=periodic)
                     last_checkpoint, saved_step = time.monotonic(), self.step
-                if stop_now:
-                    status = "interrupted"
-                    break
-                if out_of_time:
-                    status = "budget"
+                if stop_now or out_of_time:
+                    status = "interrupted" if stop_now else "budget"
                     break
         if status == "budget":
-            bar.total = self.step
-        bar.close()
+            self._bar.total = self.step
+        self._bar.close()
         if status in ("finished", "budget"):
             if not (cfg.val_every and self.step % cfg.val_every == 0):
                 self._validate(samples=True)
@@ -402,6 +376,44 @@ class Trainer:
         self.logger.close()
         distributed.barrier(self.dist)  # the others wait for rank 0's last checkpoint
         return TrainResult(self.paths.root, self.step, status, self.best_val, self.last_val, self.dist.is_main)
+
+    def step_once(self, batch: dict[str, torch.Tensor], total: int, stop_requested: bool = False) -> tuple[bool, bool]:
+        """One step with all the trainer's per-step work: the method's step, the NaN policy, the data
+        position and learning-rate schedule, running means, the health monitor, the log line and the
+        progress bar. Returns (stop requested, time budget used up), agreed by every rank."""
+        cfg = self.cfg.train
+        log_now = bool(cfg.log_every and ((self.step + 1) % cfg.log_every == 0 or self.step + 1 == total))
+        self.precision.measure_grads = log_now
+        losses = self.method.train_step(batch, self.precision)
+        scalars = {k: float(v) for k, v in losses.items() if v.numel() == 1}
+        bad = [name for name, value in scalars.items() if not math.isfinite(value)]
+        stop_now, bad_anywhere, out_of_time = distributed.any_rank(
+            self.dist, stop_requested, bool(bad), self.budget.exhausted())  # every rank stops at the same step
+        if bad_anywhere:
+            self._on_nan(bad, scalars)
+        self.step += 1
+        self.batch_in_epoch += 1
+        if self.batch_in_epoch == self.sampler.batches_per_epoch:
+            self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+            self._rates = self._set_lr()
+        for key, value in scalars.items():
+            self._sums[key] = self._sums.get(key, 0.0) + value
+        self._count += 1
+        for diagnosis in self.monitor.update(scalars, _array(losses.get("fingerprint_output")), _array(losses.get("fingerprint_target"))):
+            self.logger.log("health", self.step, kind=diagnosis.kind, title=diagnosis.title,
+                            message=diagnosis.message, suggestion=diagnosis.suggestion)
+            self._bar.write(diagnosis.line(self.step), file=sys.stderr)
+            self.last_warning = diagnosis.title
+        self._bar.update(1)
+        if self.budget.enabled and (log_now or self.step % 50 == 0):
+            self._bar.total = self.budget.final_step(self.step, total)  # the ETA follows the budget
+        if log_now:
+            means = {k: v / self._count for k, v in self._sums.items()}
+            means.update(self._diagnostics())
+            self.logger.log("train", self.step, epoch=self.epoch, seconds=round(self.budget.used(), 3), **self._rates, **means)
+            self._bar.set_postfix_str(_postfix(means, self.last_val, self.last_warning), refresh=False)
+            self._sums, self._count = {}, 0
+        return stop_now, out_of_time
 
     def _diagnostics(self) -> dict[str, float]:
         """Gradient norms of this step, how often clipping acted since the last log, and the
@@ -431,12 +443,11 @@ class Trainer:
         )
 
     def _refresh_report(self) -> None:
-        from ..evaluation.report import write_run_report
-
-        if not self.dist.is_main:
+        """Run the report hook (``pix2pix.api`` passes the HTML report) after validations and at the end."""
+        if not self.dist.is_main or self.report is None:
             return
         try:
-            write_run_report(self.paths.root)
+            self.report(self.paths.root)
         except Exception as exc:  # noqa: BLE001 - a report must never kill training
             print(f"warning: could not write report.html ({exc})", file=sys.stderr)
 
@@ -483,6 +494,7 @@ def train(
     *,
     init_from: str | Path | None = None,
     progress: bool = True,
+    report: ReportHook | None = None,
 ) -> TrainResult:
     """Train a new run into ``out`` (which must not hold a run already).
 
@@ -491,6 +503,8 @@ def train(
         data: dataset folder or ``demo:shapes``.
         out: run folder to create.
         init_from: run folder or checkpoint whose network weights start this run (fine-tuning).
+        report: called with the run folder after validations and at the end (``pix2pix.api.train``
+            passes the HTML report).
     """
     run = Path(out)
     main = distributed.from_environment().is_main
@@ -498,7 +512,7 @@ def train(
         if main:  # other ranks of a distributed run write nothing
             _prepare_run_dir(run)
         data_arg = str(data) if str(data).startswith("demo:") else str(Path(data).resolve())
-        trainer = Trainer(config, data_arg, run, init_from=init_from, progress=progress)
+        trainer = Trainer(config, data_arg, run, init_from=init_from, progress=progress, report=report)
         if main:
             _write_run_files(config, run, data_arg, trainer.data)
         try:
@@ -522,6 +536,7 @@ def resume(
     *,
     data: str | Path | None = None,
     progress: bool = True,
+    report: ReportHook | None = None,
 ) -> TrainResult:
     """Continue a run exactly where its newest intact checkpoint left it.
 
@@ -535,10 +550,11 @@ def resume(
         raise CheckpointError(f"{shown(run)}: run folder not found")
     main = distributed.from_environment().is_main
     with _run_lock(run, main):
-        return _resume_locked(run, overrides, data, progress, main)
+        return _resume_locked(run, overrides, data, progress, main, report)
 
 
-def _resume_locked(run: Path, overrides: list[str] | None, data: str | Path | None, progress: bool, main: bool) -> TrainResult:
+def _resume_locked(run: Path, overrides: list[str] | None, data: str | Path | None, progress: bool, main: bool,
+                   report: ReportHook | None) -> TrainResult:
     from ..config import apply_overrides
 
     state, path = ckpt.load_resumable(run)
@@ -559,7 +575,7 @@ def _resume_locked(run: Path, overrides: list[str] | None, data: str | Path | No
     if main:
         truncate_log(ckpt.RunPaths(run).log, int(state["step"]))
         ckpt.remove_stale_temps(ckpt.RunPaths(run).checkpoints)
-    trainer = Trainer(cfg, data_arg, run, state=state, progress=progress)
+    trainer = Trainer(cfg, data_arg, run, state=state, progress=progress, report=report)
     if main:
         atomic_write(ckpt.RunPaths(run).config, lambda fh: fh.write(to_toml(cfg)), mode="w")
     try:

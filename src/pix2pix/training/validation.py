@@ -19,10 +19,10 @@ from ..data.io import write_image
 from ..data.sources import PairSource
 from ..data.transforms import eval_resize, eval_transform
 from ..data.unpaired import ImageSource
-from ..evaluation.images import grid
-from ..evaluation.metrics import l1
-from ..inference import generate_arrays
-from .checkpoint import RunPaths
+from ..data.images import grid
+from ..metrics import l1
+from ..runtime.generate import generate_arrays
+from ..runs.checkpoints import RunPaths
 
 
 GeneratorFor = Callable[[str], nn.Module]  # direction -> a plain generator to run

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data.io import convert_channels
-from ..data.transforms import resize
+from .io import convert_channels
+from .transforms import resize
 
 
 def grid(rows: list[list[np.ndarray]], gap: int = 2) -> np.ndarray:

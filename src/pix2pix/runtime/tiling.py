@@ -16,12 +16,13 @@ Memory stays bounded by the tile size. Two things keep tiles from showing:
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 from torch import nn
 
-from .models.layers import BatchNorm2d, Dropout, InstanceNorm2d, StatsCollector, StopForward, TileStats
-from .models.padding import pad_to_multiple
+from ..models.inference_context import CollectedEnough, InferenceContext, StatsCollector, current, using
+from ..models.padding import pad_to_multiple
 
 
 def tile_starts(size: int, tile: int, overlap: int) -> list[int]:
@@ -56,28 +57,25 @@ def _ramp(length: int, start: int, tile: int, prev_end: int | None, next_start: 
     return w.clamp_min(1e-6)
 
 
-def _stats_layers_in_order(net: nn.Module, channels: int, multiple: int, device: torch.device) -> list[TileStats]:
-    """Normalisation layers that use per-sample statistics, in the order a forward pass calls them."""
-    order: list[TileStats] = []
-    hooks = []
-    for module in net.modules():
-        uses_sample = isinstance(module, InstanceNorm2d) or (isinstance(module, BatchNorm2d) and module.per_sample)
-        if uses_sample:
-            hooks.append(module.register_forward_pre_hook(lambda m, _: order.append(m) if m not in order else None))
-    try:
+def _stats_layers_in_order(net: nn.Module, context: InferenceContext, channels: int, multiple: int,
+                           device: torch.device) -> list[int]:
+    """Indices of the normalisation layers that use per-sample statistics, in the order a forward pass
+    calls them (recorded in a context of this call: nothing is attached to the network)."""
+    order: list[int] = []
+    with using(replace(context, order=order)):
         net(torch.zeros(1, channels, multiple, multiple, device=device))
-    finally:
-        for hook in hooks:
-            hook.remove()
     return order
 
 
 def run_tiled(net: nn.Module, x: torch.Tensor, multiple: int, tile: int) -> torch.Tensor:
     """net(x) for one (1, C, H, W) image, computed tile by tile.
 
-    Call inside ``inference_mode``. ``tile`` is rounded down to ``multiple``;
-    tiles overlap by a quarter of their size or more.
+    Call inside ``inference_mode`` (its context says the mode and the dropout seed). ``tile`` is
+    rounded down to ``multiple``; tiles overlap by a quarter of their size or more.
     """
+    context = current()
+    if context is None:
+        raise RuntimeError("run_tiled needs an inference context (call it inside models.inference_mode)")
     height, width = x.shape[-2:]
     xp = pad_to_multiple(x, multiple)
     full_h, full_w = xp.shape[-2:]
@@ -89,40 +87,32 @@ def run_tiled(net: nn.Module, x: torch.Tensor, multiple: int, tile: int) -> torc
     own_rows = owned_ranges(rows, tile_h, full_h, multiple)
     own_cols = owned_ranges(cols, tile_w, full_w, multiple)
     tiles = [(r, c, own_rows[i], own_cols[j]) for i, r in enumerate(rows) for j, c in enumerate(cols)]
-    dropouts = [m for m in net.modules() if isinstance(m, Dropout)]
-    layers = _stats_layers_in_order(net, x.shape[1], multiple, x.device)
+    layers = _stats_layers_in_order(net, context, x.shape[1], multiple, x.device)
+    stats: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def run(top: int, left: int) -> torch.Tensor:
-        for d in dropouts:
-            d.canvas = (full_h, full_w, top, left, tile_h)
-        return net(xp[..., top : top + tile_h, left : left + tile_w])
+    def run(top: int, left: int, collect: tuple | None = None) -> torch.Tensor:
+        tile_context = replace(context, canvas=(full_h, full_w, top, left, tile_h), fixed_stats=stats, collect=collect)
+        with using(tile_context):
+            return net(xp[..., top : top + tile_h, left : left + tile_w])
 
-    try:
-        for layer in layers:  # (1) whole-image statistics, one layer at a time
-            layer.collector = StatsCollector()
-            for top, left, (r0, r1), (c0, c1) in tiles:
-                layer.collector.region = (r0 - top, r1 - top, c0 - left, c1 - left, tile_h)
-                try:
-                    run(top, left)
-                except StopForward:
-                    pass
-            layer.fixed_stats = layer.collector.stats()
-            layer.collector = None
-        out = None  # (2) translate and blend
-        weight = torch.zeros(1, 1, full_h, full_w, dtype=torch.float64, device=x.device)
-        for top, left, _, _ in tiles:
-            i, j = rows.index(top), cols.index(left)
-            wy = _ramp(tile_h, top, tile_h, rows[i - 1] + tile_h if i else None, rows[i + 1] if i + 1 < len(rows) else None)
-            wx = _ramp(tile_w, left, tile_w, cols[j - 1] + tile_w if j else None, cols[j + 1] if j + 1 < len(cols) else None)
-            w = (wy[:, None] * wx[None, :]).to(x.device)
-            y = run(top, left).double()
-            if out is None:
-                out = torch.zeros(1, y.shape[1], full_h, full_w, dtype=torch.float64, device=x.device)
-            out[..., top : top + tile_h, left : left + tile_w] += y * w
-            weight[..., top : top + tile_h, left : left + tile_w] += w
-    finally:
-        for layer in layers:
-            layer.collector, layer.fixed_stats = None, None
-        for d in dropouts:
-            d.canvas = None
+    for index in layers:  # (1) whole-image statistics, one layer at a time
+        collector = StatsCollector()
+        for top, left, (r0, r1), (c0, c1) in tiles:
+            try:
+                run(top, left, (index, collector, (r0 - top, r1 - top, c0 - left, c1 - left, tile_h)))
+            except CollectedEnough:
+                pass
+        stats[index] = collector.stats()
+    out = None  # (2) translate and blend
+    weight = torch.zeros(1, 1, full_h, full_w, dtype=torch.float64, device=x.device)
+    for top, left, _, _ in tiles:
+        i, j = rows.index(top), cols.index(left)
+        wy = _ramp(tile_h, top, tile_h, rows[i - 1] + tile_h if i else None, rows[i + 1] if i + 1 < len(rows) else None)
+        wx = _ramp(tile_w, left, tile_w, cols[j - 1] + tile_w if j else None, cols[j + 1] if j + 1 < len(cols) else None)
+        w = (wy[:, None] * wx[None, :]).to(x.device)
+        y = run(top, left).double()
+        if out is None:
+            out = torch.zeros(1, y.shape[1], full_h, full_w, dtype=torch.float64, device=x.device)
+        out[..., top : top + tile_h, left : left + tile_w] += y * w
+        weight[..., top : top + tile_h, left : left + tile_w] += w
     return (out / weight)[..., :height, :width].to(x.dtype)
