@@ -71,7 +71,7 @@ def initial_weights(root: Path, size: int) -> Path:
         cfg = load_config(None, bench_overrides(size, 1, 0, False, "cpu"))
         seed_everything(0)
         method = build_method(cfg, (3, 3), torch.device("cpu"))
-        torch.save({"G": method.G.state_dict(), "D": method.D.state_dict()}, path)
+        torch.save({"G": method.nets["G"].state_dict(), "D": method.nets["D"].state_dict()}, path)
     return path
 
 
@@ -111,7 +111,7 @@ def reference_train(spec: dict[str, Any]) -> tuple[Any, Any, torch.nn.Module]:
     """(step function, batch iterator, G) of the research loop."""
     import reference
 
-    G, D = (reference.research_layers(net) for net in shared_nets(spec))
+    G, D = shared_nets(spec)
     loop = reference.ReferenceLoop(G, D)
     files = sorted((Path(spec["data"]) / "train").glob("*.jpg"))
     loader = reference.make_loader(files, round(spec["size"] * 286 / 256), spec["size"], spec["workers"], seed=0)
@@ -137,10 +137,10 @@ def ours_train(spec: dict[str, Any], workdir: Path) -> tuple[Any, Any, torch.nn.
     cfg = load_config(None, bench_overrides(spec["size"], spec["batch"], spec["workers"], spec.get("compile", False), spec["device"]))
     trainer = Trainer(cfg, spec["data"], workdir / "run", progress=False)
     init = torch.load(spec["init"], weights_only=True)
-    unwrap(trainer.method.G).load_state_dict(init["G"])
-    unwrap(trainer.method.D).load_state_dict(init["D"])
+    unwrap(trainer.method.nets["G"]).load_state_dict(init["G"])
+    unwrap(trainer.method.nets["D"]).load_state_dict(init["D"])
     batches = iter(trainer.make_loader())
-    return (lambda batch: trainer.step_once(batch, total=10**9)), batches, unwrap(trainer.method.G), trainer
+    return (lambda batch: trainer.step_once(batch, total=10**9)), batches, unwrap(trainer.method.nets["G"]), trainer
 
 
 def score(G: torch.nn.Module, pairs: list[tuple[np.ndarray, np.ndarray]]) -> float:
@@ -231,7 +231,6 @@ def run_infer(spec: dict[str, Any]) -> dict[str, Any]:
     if spec["side"] == "ref":
         import reference
 
-        G = reference.research_layers(G)
         translate = lambda image: reference.reference_translate(G, image)  # noqa: E731
         compile_s = 0.0
     else:

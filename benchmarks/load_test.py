@@ -1,9 +1,9 @@
 """Bounded load test of `pix2pix serve` on loopback: N concurrent clients, M requests in all.
 
-    python benchmarks/load_test.py RUN [--clients 50] [--requests 500] [--size 64] [--windows 0,20]
+    python benchmarks/load_test.py RUN [--clients 50] [--requests 500] [--size 64] [--windows 0,20] [--workers 1,2]
 
 Starts the server in this process on 127.0.0.1 (never anything else), once per
-batch window, and prints throughput, p50/p95 latency and errors for each.
+(batch window, worker count), and prints throughput, p50/p95 latency and errors for each.
 """
 
 from __future__ import annotations
@@ -68,16 +68,17 @@ async def _load(url: str, clients: int, requests: int, timeout: float, bodies: l
     }
 
 
-def run(model: str, clients: int, requests: int, size: int, windows: list[float], timeout: float) -> list[dict]:
+def run(model: str, clients: int, requests: int, size: int, windows: list[float], timeout: float,
+        workers: list[int] = [1]) -> list[dict]:  # noqa: B006 - read only
     import uvicorn
 
     from pix2pix.serve.app import ServeOptions, create_app
 
     bodies = [_png(size, seed) for seed in range(16)]
     results = []
-    for window in windows:
+    for window, count in [(w, n) for w in windows for n in workers]:
         port = _free_port()
-        app = create_app(model, ServeOptions(batch_window_ms=window, max_batch=16))
+        app = create_app(model, ServeOptions(batch_window_ms=window, max_batch=16, workers=count, compile=False))
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
@@ -86,7 +87,7 @@ def run(model: str, clients: int, requests: int, size: int, windows: list[float]
         url = f"http://127.0.0.1:{port}/translate"
         asyncio.run(_load(url, min(clients, 4), min(requests, 20), timeout, bodies))  # warm-up
         result = asyncio.run(_load(url, clients, requests, timeout, bodies))
-        result["batch_window_ms"] = window
+        result["batch_window_ms"], result["workers"] = window, count
         results.append(result)
         server.should_exit = True
         thread.join(timeout=10)
@@ -101,12 +102,15 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=64, help="request image size in pixels (square)")
     parser.add_argument("--windows", default="0,20", help="batch windows to compare, in ms")
     parser.add_argument("--timeout", type=float, default=30.0, help="client timeout in seconds")
+    parser.add_argument("--workers", default="1,2", help="server worker counts to compare")
     args = parser.parse_args()
     windows = [float(w) for w in args.windows.split(",")]
+    workers = [int(n) for n in args.workers.split(",")]
     print(f"{args.clients} clients, {args.requests} requests of {args.size}x{args.size} px, timeout {args.timeout:g} s")
-    print(f"{'batch window':>12}  {'req/s':>8}  {'p50 ms':>8}  {'p95 ms':>8}  {'errors':>6}")
-    for r in run(args.model, args.clients, args.requests, args.size, windows, args.timeout):
-        print(f"{r['batch_window_ms']:>10g}ms  {r['throughput']:>8.1f}  {r['p50_ms']:>8.1f}  {r['p95_ms']:>8.1f}  {r['errors']:>6}")
+    print(f"{'batch window':>12}  {'workers':>7}  {'req/s':>8}  {'p50 ms':>8}  {'p95 ms':>8}  {'errors':>6}")
+    for r in run(args.model, args.clients, args.requests, args.size, windows, args.timeout, workers):
+        print(f"{r['batch_window_ms']:>10g}ms  {r['workers']:>7}  {r['throughput']:>8.1f}  {r['p50_ms']:>8.1f}  "
+              f"{r['p95_ms']:>8.1f}  {r['errors']:>6}")
 
 
 if __name__ == "__main__":

@@ -162,7 +162,7 @@ def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
         raise SystemExit(f"error: our training failed: {r.stderr[-2000:]}")
     latest = load_checkpoint(run / "checkpoints" / "latest.pt")
     curve = [(entry["seconds"], entry["val_L1"]) for entry in map(json.loads, (run / "log.jsonl").read_text().splitlines())
-             if entry.get("kind") == "val" and "seconds" in entry]
+             if entry.get("event") == "val" and "seconds" in entry]
     torch.set_num_threads(spec["threads"])
     translator = Translator(load_model(run), scale="native")  # best.pt, every inference default
     folder = Path(spec["split"])

@@ -13,8 +13,10 @@ so the benchmark can measure it beside ours in the same run:
 - test: the generator in train mode (the research test script without --eval:
   batch statistics, dropout on), fp32, batch 1, one image at a time.
 
-The networks are the project's own (same architecture and parameter count as
-the research code, same initial weights as our side of the benchmark).
+The networks are the project's own, built from torch's layers (same
+architecture and parameter count as the research code, same initial weights as
+our side of the benchmark); the CPU kernel choice our runtime applies to our
+side (``pix2pix.runtime.cpu_kernels``) is not applied here.
 """
 
 from __future__ import annotations
@@ -55,19 +57,6 @@ class AlignedJPEGDataset(torch.utils.data.Dataset):
                 img = img.transpose(Image.FLIP_LEFT_RIGHT)
             out.append(self._to_tensor(img))
         return {"A": out[0], "B": out[1]}
-
-
-def research_layers(net: nn.Module) -> nn.Module:
-    """The network with torch.nn's own convolution classes, as the research code builds it.
-
-    The project's U-Net uses subclasses that run weight-bound layers as one matmul on
-    the CPU; the reference must not benefit from that, so they become the plain
-    classes again (same parameters, same state dict)."""
-    for module in net.modules():
-        for plain in (nn.ConvTranspose2d, nn.Conv2d):
-            if isinstance(module, plain) and type(module) is not plain:
-                module.__class__ = plain
-    return net
 
 
 def set_requires_grad(net: nn.Module, flag: bool) -> None:

@@ -1,6 +1,6 @@
 """Per-layer timing of the U-Net's convolutions: torch.nn's layer against the matmul form.
 
-Where pix2pix.models.matmul_conv's row limits come from. For every encoder and
+Where pix2pix.runtime.cpu_kernels's row limits come from. For every encoder and
 decoder layer of a 256 px unet at the given batch sizes: forward + backward
 under bf16 autocast (the training step's setting), median of several runs, in ms.
 
@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from pix2pix.allocator import keep_freed_memory
-from pix2pix.models import matmul_conv
+from pix2pix.runtime import cpu_kernels as matmul_conv
 
 # (transposed?, in channels, out channels, input size) of unet_256, ngf 64
 LAYERS = [
@@ -62,19 +62,17 @@ def main() -> None:
     print("layer                      batch  rows  nn ms  matmul ms  matmul/nn  chosen")
     for batch in (int(b) for b in args.batches.split(",")):
         for transposed, cin, cout, size in LAYERS:
-            cls = matmul_conv.ConvTranspose2d if transposed else matmul_conv.Conv2d
+            cls = matmul_conv.MatmulConvTranspose2d if transposed else matmul_conv.MatmulConv2d
             layer = cls(cin, cout, 4, 2, 1, bias=False)
             x = torch.randn(batch, cin, size, size, requires_grad=cin != 3)
             chosen = layer._matmul_ok(x)
             rows = batch * (size * size if transposed else (size // 2) ** 2)
-            limits = (matmul_conv.CONV_MAX_ROWS, matmul_conv.TRANSPOSED_MAX_ROWS)
-            try:  # time both forms whatever the limits say
-                matmul_conv.CONV_MAX_ROWS = matmul_conv.TRANSPOSED_MAX_ROWS = 1 << 30
-                fast = median_ms(forward_backward(layer, x), args.repeats)
-                matmul_conv.CONV_MAX_ROWS = matmul_conv.TRANSPOSED_MAX_ROWS = 0
-                plain = median_ms(forward_backward(layer, x), args.repeats)
-            finally:
-                matmul_conv.CONV_MAX_ROWS, matmul_conv.TRANSPOSED_MAX_ROWS = limits
+            limit = layer.max_rows
+            layer.max_rows = 1 << 30  # time both forms whatever the limit says
+            fast = median_ms(forward_backward(layer, x), args.repeats)
+            layer.max_rows = 0
+            plain = median_ms(forward_backward(layer, x), args.repeats)
+            layer.max_rows = limit
             name = f"{'convT' if transposed else 'conv '} {cin:4d}->{cout:<4d} @{size:3d}px"
             print(f"{name:26} {batch:5d} {rows:5d} {plain:6.2f} {fast:10.2f} {fast / plain:10.2f}  {'matmul' if chosen else 'nn'}")
 

@@ -82,6 +82,18 @@ def save(array: np.ndarray, path: Path) -> Path:
     return path
 
 
+def logged_step(run: Path) -> int:
+    """The last training step a run's log.jsonl has reached (0 before the first); torn lines are skipped."""
+    import json
+
+    try:
+        lines = (run / "log.jsonl").read_text().splitlines()
+    except FileNotFoundError:
+        return 0
+    steps = [json.loads(line)["step"] for line in lines[-3:] if line.strip().endswith("}") and '"train"' in line]
+    return max(steps, default=0)
+
+
 @dataclass
 class Dataset:
     root: Path

@@ -69,25 +69,17 @@ def test_quick_mode_prints_the_table_and_the_ratios_line(tmp_path: Path):
 
 
 def test_reference_runs_torch_nn_layers_and_ours_the_matmul_ones(tmp_path: Path):
-    """The reference must not inherit our layer-level speed-ups: its convolutions are torch.nn's classes."""
-    import torch
+    """The reference must not inherit our runtime's speed-ups: it gets torch.nn's layers as built, with no
+    conversion, while our side's trainer applies the CPU kernel choice to its generator."""
     from torch import nn
 
-    bench = load_bench()
-    import reference
-    from pix2pix.models.matmul_conv import Conv2d, ConvTranspose2d
+    from pix2pix.runtime.cpu_kernels import MatmulConv2d, MatmulConvTranspose2d
 
+    bench = load_bench()
     spec = {"size": 32, "init": str(bench.initial_weights(tmp_path, 32)), "device": "cpu"}
-    G, _ = bench.shared_nets(spec)
-    G.eval()  # no dropout, no running-stat updates: both forwards see the same function
-    assert any(isinstance(m, (Conv2d, ConvTranspose2d)) for m in G.modules())
-    before = {k: v.clone() for k, v in G.state_dict().items()}
-    x = torch.randn(1, 3, 32, 32)
-    with torch.no_grad():
-        ours = G(x)
-    plain = reference.research_layers(G)
-    convs = [m for m in plain.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    G, D = bench.shared_nets(spec)
+    convs = [m for net in (G, D) for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
     assert convs and all(type(m) in (nn.Conv2d, nn.ConvTranspose2d) for m in convs)
-    assert all(torch.equal(before[k], v) for k, v in plain.state_dict().items())
-    with torch.no_grad():
-        torch.testing.assert_close(plain(x), ours, atol=1e-4, rtol=1e-4)
+    data = bench.prepare(tmp_path, 32, train_count=4, test_count=2)
+    _, _, ours_G, _ = bench.ours_train({**spec, "data": str(data), "batch": 1, "workers": 0}, tmp_path)
+    assert any(isinstance(m, (MatmulConv2d, MatmulConvTranspose2d)) for m in ours_G.modules())

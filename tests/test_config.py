@@ -96,7 +96,7 @@ def test_presets_set_lambda_and_yield_to_set():
     assert load_config(preset="colorization").loss.lambda_l1 == 30
     assert load_config(preset="seg2photo").loss.lambda_l1 == 125
     assert load_config(None, ["loss.lambda_l1=60"], preset="edges2photo").loss.lambda_l1 == 60
-    assert set(PRESETS) == {"seg2photo", "edges2photo", "colorization", "inpainting"}
+    assert set(PRESETS) == {"paper", "seg2photo", "edges2photo", "colorization", "inpainting"}
     with pytest.raises(ConfigError, match="unknown preset"):
         load_config(preset="nope")
 
@@ -105,3 +105,24 @@ def test_resumable_keys_exist():
     fields = {f"{s}.{k}" for s, section in Config().to_dict().items() for k in section}
     assert RESUMABLE_KEYS <= fields
     assert "model.ngf" not in RESUMABLE_KEYS and "train.lr_g" not in RESUMABLE_KEYS
+
+
+def test_paper_preset_pins_the_papers_recipe_and_combines_with_a_task_preset():
+    from pix2pix.methods import resolve
+
+    cfg = resolve(load_config(None, ["train.ema_decay=0.99"], preset="paper"))
+    pinned = {
+        ("model", "generator"): "unet", ("model", "norm"): "batch", ("model", "dropout"): 0.5,
+        ("model", "upsample"): "transposed", ("model", "num_d"): 1, ("model", "d_spectral_norm"): False,
+        ("loss", "gan_mode"): "vanilla", ("loss", "lambda_l1"): 100.0, ("loss", "lambda_fm"): 0.0,
+        ("loss", "lambda_r1"): 0.0, ("train", "lr_g"): 2e-4, ("train", "lr_d"): 2e-4, ("train", "beta1"): 0.5,
+        ("data", "load_size"): 286, ("data", "crop_size"): 256, ("data", "flip"): True,
+        ("train", "d_augment"): "none", ("train", "clip_grad_norm"): 0.0, ("inference", "norm"): "paper",
+        ("train", "batch_size"): 1, ("train", "lr_batch_scaling"): "none", ("model", "recipe"): "paper",
+    }
+    for (section, key), value in pinned.items():
+        if (section, key) != ("train", "ema_decay"):
+            assert getattr(getattr(cfg, section), key) == value, f"{section}.{key}"
+    assert cfg.train.ema_decay == 0.99  # --set still beats a preset
+    combined = load_config(preset=["paper", "colorization"])
+    assert combined.loss.lambda_l1 == 30 and combined.model.recipe == "paper"

@@ -1,7 +1,6 @@
 """Faults: SIGKILL at random moments, a full disk while checkpointing."""
 
 import errno
-import json
 import os
 import random
 import signal
@@ -17,20 +16,11 @@ from pix2pix.errors import CheckpointError
 from pix2pix.runs import checkpoints as ckpt
 from pix2pix.api import resume, train
 
-from conftest import REPO, make_folder_dataset, tiny_config, tiny_overrides
+from conftest import REPO, logged_step, make_folder_dataset, tiny_config, tiny_overrides
 
 ENV = dict(os.environ, PYTHONPATH=str(REPO / "src"), OMP_NUM_THREADS="1")
 SETTINGS = tiny_overrides(model__ngf=4, model__ndf=4, train__max_steps=40, train__checkpoint_every=2,
                           train__keep_checkpoints=2, train__val_every=5, train__log_every=1)
-
-
-def _logged_step(run: Path) -> int:
-    try:
-        lines = (run / "log.jsonl").read_text().splitlines()
-    except FileNotFoundError:
-        return 0
-    steps = [json.loads(line)["step"] for line in lines[-3:] if line.strip().endswith("}") and '"train"' in line]
-    return max(steps, default=0)
 
 
 def test_sigkill_at_random_points_then_resume_gives_the_same_weights(tmp_path: Path):
@@ -52,7 +42,7 @@ def test_sigkill_at_random_points_then_resume_gives_the_same_weights(tmp_path: P
         proc = subprocess.Popen([sys.executable, "-m", "pix2pix", *argv, "--no-progress"], env=ENV,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.time() + 120
-        while proc.poll() is None and _logged_step(run) < target and time.time() < deadline:
+        while proc.poll() is None and logged_step(run) < target and time.time() < deadline:
             time.sleep(0.01)
         time.sleep(rng.uniform(0, 0.05))  # land anywhere: mid-step, mid-checkpoint
         if proc.poll() is None:

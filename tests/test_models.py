@@ -7,8 +7,10 @@ from pix2pix.models import (
     build_discriminator,
     build_generator,
     count_parameters,
+    build_head,
     discriminator_names,
     generator_names,
+    head_names,
     inference_mode,
     init_weights,
     run_padded,
@@ -53,6 +55,35 @@ def test_every_discriminator_forward_backward(name):
     assert scores.shape[:2] == (2, 1) and torch.isfinite(scores).all()
     scores.mean().backward()
     assert torch.isfinite(x.grad).all()
+
+
+@pytest.mark.parametrize("name", head_names())
+def test_every_head_forward_backward(name):
+    """Feature heads (PatchNCE's MLP): unit-length projections of the sampled patches, the same positions reused."""
+    torch.manual_seed(0)
+    head = init_weights(build_head(name, channels=[3, 8], width=16))
+    features = [torch.randn(2, 3, 8, 8, requires_grad=True), torch.randn(2, 8, 4, 4, requires_grad=True)]
+    out, positions = head(features, patches=10)
+    assert [o.shape for o in out] == [(20, 16), (2 * 10, 16)] and [len(p) for p in positions] == [10, 10]
+    assert all(torch.allclose(o.norm(dim=1), torch.ones(o.shape[0]), atol=1e-5) for o in out)
+    again, same = head(features, patches=10, positions=positions)
+    assert all(torch.equal(a, b) for a, b in zip(same, positions)) and all(torch.equal(a, b) for a, b in zip(again, out))
+    sum(o.sum() for o in out).backward()
+    assert all(f.grad is not None and torch.isfinite(f.grad).all() for f in features)
+
+
+def test_multiscale_spectral_discriminator_and_its_features():
+    net = init_weights(build_discriminator("patchgan", in_channels=4, ndf=4, n_layers=3, norm="none", num_d=3,
+                                           spectral_norm=True))
+    x = torch.randn(1, 4, 128, 128, requires_grad=True)
+    from pix2pix.models.discriminators import judge
+
+    scales = judge(net, x, features=True)
+    assert [s[-1].shape[-1] for s in scales] == [14, 6, 2]  # 70x70 patches at 1, 1/2 and 1/4 scale
+    assert all(len(s) == 5 for s in scales)  # four blocks' activations and the scores, per scale
+    sum(s[-1].mean() for s in scales).backward()
+    assert torch.isfinite(x.grad).all()
+    assert any("parametrizations" in name for name, _ in net.named_parameters())
 
 
 def test_patchgan_receptive_field_is_70():

@@ -164,6 +164,6 @@ def test_vgg_weights_are_checked_strictly(tmp_path: Path):
 
 
 def test_pix2pix_only_terms_are_refused_for_cyclegan(folder_data: Path, tmp_path: Path):
-    with pytest.raises(ConfigError, match="loss.lambda_fm is a pix2pix option"):
+    with pytest.raises(ConfigError, match="loss.lambda_fm is an option of the paired method"):
         train(cfg_for("model.method=cyclegan", "loss.lambda_fm=10", "train.max_steps=1"), folder_data, tmp_path / "c",
               progress=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -16,7 +15,7 @@ import torch
 
 from pix2pix.runs import checkpoints as ckpt
 
-from conftest import REPO, make_folder_dataset, tiny_overrides
+from conftest import REPO, logged_step, make_folder_dataset, tiny_overrides
 
 ENV = dict(os.environ, PYTHONPATH=str(REPO / "src"), OMP_NUM_THREADS="1")
 
@@ -25,15 +24,6 @@ def _sets(**extra: object) -> list[str]:
     settings = dict(model__ngf=4, model__ndf=4, train__log_every=1, train__max_steps=100000, train__checkpoint_every=0)
     values = tiny_overrides(**{**settings, **extra})
     return [a for item in values for a in ("--set", item)]
-
-
-def _logged_step(run: Path) -> int:
-    try:
-        lines = (run / "log.jsonl").read_text().splitlines()
-    except FileNotFoundError:
-        return 0
-    steps = [json.loads(line)["step"] for line in lines[-3:] if line.strip().endswith("}") and '"train"' in line]
-    return max(steps, default=0)
 
 
 def _start(argv: list[str]) -> subprocess.Popen:
@@ -55,7 +45,7 @@ def _group_gone(pgid: int, wait_s: float = 10.0) -> bool:
 
 def _train_until(proc: subprocess.Popen, run: Path, step: int) -> None:
     deadline = time.time() + 120
-    while _logged_step(run) < step:
+    while logged_step(run) < step:
         assert proc.poll() is None, proc.communicate()
         assert time.time() < deadline, "training did not reach the step in time"
         time.sleep(0.05)
@@ -78,7 +68,7 @@ def test_stop_signal_to_the_group_with_workers_checkpoints_the_last_step(tmp_pat
     stopped = int(re.search(r"interrupted at step (\d+); checkpoint saved", out).group(1))
     assert stopped >= 3
     state = ckpt.load_checkpoint(run / "checkpoints" / "latest.pt")
-    assert state["step"] == stopped == _logged_step(run)
+    assert state["step"] == stopped == logged_step(run)
     assert not [p for p in (run / "checkpoints").iterdir() if p.name.endswith(".tmp")]
     assert _group_gone(proc.pid), "DataLoader workers outlived the command"
 

@@ -170,6 +170,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .serve.app import ServeOptions, serve
 
     options = ServeOptions(max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels, batch_window_ms=args.batch_window_ms,
+                           workers=args.workers,
                            cors_origins=args.cors_origin, device=args.device, norm=args.norm,
                            precision=args.precision, compile=args.compile)
     serve(args.model, args.host, args.port, options)
@@ -257,7 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_options(p)
     from .config import PRESETS
 
-    p.add_argument("--preset", choices=sorted(PRESETS), help="task preset for lambda_l1 (see README)")
+    p.add_argument("--preset", action="append", choices=sorted(PRESETS), metavar="NAME",
+                   help=f"apply a preset ({', '.join(sorted(PRESETS))}); repeatable, later ones win (see README)")
     p.add_argument("--resume", metavar="RUN", help="continue RUN exactly where it stopped")
     p.add_argument("--init-from", metavar="RUN_OR_CKPT", help="start a new run from these network weights (fine-tuning)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -330,6 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-pixels", type=_positive_int, default=25_000_000, help="larger images get 413 (default 25 megapixels)")
     p.add_argument("--batch-window-ms", type=_non_negative_float, default=10.0,
                    help="translate requests arriving within this window together (default 10; 0: one by one)")
+    p.add_argument("--workers", type=_positive_int, default=1,
+                   help="batches translated at once, one thread each, sharing the model (default 1: on CPUs one batch uses every core)")
     p.add_argument("--cors-origin", action="append", default=[], metavar="URL", help="allow this browser origin (repeatable; none by default)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--norm", choices=["paper", "eval"], help="inference mode (default: the run's)")

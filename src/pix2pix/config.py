@@ -86,6 +86,10 @@ class ModelConfig:
     # A registered method (pix2pix.methods; README "Models and losses"). The
     # "auto" values below are filled from the method's defaults.
     method: str = "pix2pix"
+    # Which of the method's defaults fill the "auto" keys: best (the best recipe
+    # measured on held-out data, README "Ablations") or paper (its paper's exact
+    # settings; --preset paper sets this and the paper's other values).
+    recipe: Literal["best", "paper"] = "best"
     # Registered generator name (auto: the method's).
     generator: str = "auto"
     # Registered discriminator: "patchgan" (n_layers_d=3 is the paper's 70x70) or "pixel".
@@ -145,12 +149,31 @@ class LossConfig:
     # weights file (nothing is downloaded); 0 = off.
     lambda_vgg: float = 0.0
     vgg_weights: str = ""
+    # CUT (Park et al., 2020): PatchNCE weight on input -> output, and on target -> G(target)
+    # (the identity term; 0 = FastCUT, which then uses lambda_nce = 10). Averaged when both are on.
+    lambda_nce: float = 1.0
+    lambda_nce_idt: float = 1.0
+    # Generator layers whose features PatchNCE compares (the paper's, for the ResNet generator),
+    # patches sampled per layer, and the temperature.
+    nce_layers: str = "0,4,8,12,16"
+    nce_patches: int = 256
+    nce_tau: float = 0.07
 
     def __post_init__(self) -> None:
         for name in ("lambda_l1", "lambda_gp", "lambda_a", "lambda_b", "lambda_identity", "lambda_fm", "lambda_r1", "lambda_vgg"):
             value = getattr(self, name)
             _check(math.isfinite(value) and value >= 0, f"loss.{name}", "must be a finite number >= 0")
         _check(self.r1_every >= 1, "loss.r1_every", "must be >= 1")
+        for name in ("lambda_nce", "lambda_nce_idt"):
+            value = getattr(self, name)
+            _check(math.isfinite(value) and value >= 0, f"loss.{name}", "must be a finite number >= 0")
+        try:
+            layers = [int(v) for v in self.nce_layers.split(",")]
+        except ValueError:
+            layers = []
+        _check(bool(layers) and min(layers) >= 0, "loss.nce_layers", "must be a comma-separated list of layer numbers >= 0")
+        _check(self.nce_patches >= 1, "loss.nce_patches", "must be >= 1")
+        _check(0 < self.nce_tau <= 10, "loss.nce_tau", "must be in (0, 10]")
         _check(self.lambda_vgg == 0 or bool(self.vgg_weights), "loss.vgg_weights",
                "loss.lambda_vgg > 0 needs a local VGG16/VGG19 weights file (loss.vgg_weights=PATH)")
 
@@ -366,9 +389,24 @@ RESUMABLE_KEYS = frozenset(
     }
 )
 
-# Task presets: lambda_l1 from the usual advice for each kind of task (the
-# range it comes from in the comment); applied before --set overrides.
+# Presets, applied after --config and before --set, in the order given (so they
+# combine: --preset paper --preset colorization). "paper" is the pix2pix paper's
+# exact recipe (Isola et al., 2017), for results comparable with published ones:
+# every setting it fixes, and the method's paper defaults for the "auto" keys.
+# The task presets set lambda_l1 from the usual advice for each kind of task
+# (the range it comes from in the comment).
 PRESETS: dict[str, dict[str, str]] = {
+    "paper": {
+        "model.recipe": "paper", "model.generator": "auto", "model.norm": "auto", "model.dropout": "-1",
+        "model.upsample": "auto", "loss.gan_mode": "auto", "model.discriminator": "patchgan", "model.n_layers_d": "3",
+        "model.num_d": "1", "model.d_spectral_norm": "false", "model.ngf": "64", "model.ndf": "64",
+        "model.init": "normal", "model.init_gain": "0.02", "loss.lambda_l1": "100", "loss.lambda_fm": "0",
+        "loss.lambda_r1": "0", "loss.lambda_vgg": "0", "train.lr_g": "0.0002", "train.lr_d": "0.0002",
+        "train.beta1": "0.5", "train.beta2": "0.999", "train.batch_size": "1", "train.lr_policy": "linear",
+        "train.n_epochs": "100", "train.n_epochs_decay": "100", "train.ema_decay": "0", "train.d_augment": "none",
+        "train.clip_grad_norm": "0", "train.lr_batch_scaling": "none", "data.preprocess": "resize_and_crop",
+        "data.load_size": "286", "data.crop_size": "256", "data.flip": "true", "inference.norm": "paper",
+    },
     "seg2photo": {"loss.lambda_l1": "125"},  # label map -> photo: 100-150
     "edges2photo": {"loss.lambda_l1": "75"},  # edges/sketch -> photo: 50-100
     "colorization": {"loss.lambda_l1": "30"},  # grey -> colour: 10-50
@@ -483,15 +521,15 @@ def read_toml(path: Path) -> dict[str, Any]:
 def load_config(
     path: str | Path | None = None,
     overrides: list[str] | None = None,
-    preset: str | None = None,
+    preset: str | list[str] | None = None,
 ) -> Config:
-    """Defaults <- TOML file <- preset <- --set overrides, validated."""
+    """Defaults <- TOML file <- presets (in the order given) <- --set overrides, validated."""
     raw: dict[str, Any] = read_toml(Path(path)) if path else {}
     preset_overrides: list[str] = []
-    if preset:
-        if preset not in PRESETS:
-            raise ConfigError(f"--preset: unknown preset '{preset}' (valid: {', '.join(PRESETS)})")
-        preset_overrides = [f"{k}={v}" for k, v in PRESETS[preset].items()]
+    for name in [preset] if isinstance(preset, str) else list(preset or []):
+        if name not in PRESETS:
+            raise ConfigError(f"--preset: unknown preset '{name}' (valid: {', '.join(PRESETS)})")
+        preset_overrides += [f"{k}={v}" for k, v in PRESETS[name].items()]
     raw = apply_overrides(raw, preset_overrides + list(overrides or []))
     return Config.from_dict(raw)
 

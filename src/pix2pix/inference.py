@@ -21,6 +21,7 @@ from .model_files import LoadedModel, load_model
 from .models import size_multiple
 from .models.padding import padding_for
 from .runtime.compile import AutoCompiledRunner, resolve_compile
+from .runtime.cpu_kernels import use_matmul_convolutions
 from .runtime.generate import generate_arrays
 from .runtime.precision import Autocast, resolve_inference_precision, select_device
 
@@ -110,6 +111,8 @@ class Translator:
             raise ConfigError(f"inference.scale: '{self.scale}' is not one of train, native")
         self.net = model.generators[direction].to(self.device)
         exported_graph = model.fixed_norm is not None and model.path.suffix.lower() != ".safetensors"
+        if self.device.type == "cpu" and not exported_graph:
+            use_matmul_convolutions(self.net)  # the runtime's CPU kernel choice (same weights, same results)
         kind = resolve_inference_precision(precision or inference.precision, self.device)
         if exported_graph:
             kind = "fp32"  # an exported graph runs as it was exported

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
 import torch
 from torch import nn
 
+from ..models import unwrap
+from .ema import WeightAverage
 from .registry import resolve
 
 if TYPE_CHECKING:
@@ -45,6 +47,7 @@ class Method(Protocol):
     name: ClassVar[str]
     data_kind: ClassVar[str]
     defaults: ClassVar[dict[str, Any]]
+    paper_defaults: ClassVar[dict[str, Any]]
     generator_keys: ClassVar[dict[str, str]]
     health_signals: ClassVar[tuple[HealthSignals, ...]]
     test_columns: ClassVar[tuple[str, ...]]
@@ -63,6 +66,66 @@ class Method(Protocol):
     def extra_state(self) -> dict[str, Any]: ...
 
     def load_extra_state(self, state: dict[str, Any]) -> None: ...
+
+
+class Networks:
+    """The plumbing every method shares: its trained networks by name (``nets``), their optimizers
+    (``opts``, named G and D), and the weight averages of some of them (``averages``, name -> average)."""
+
+    nets: dict[str, nn.Module]
+    opts: dict[str, torch.optim.Optimizer]
+    averages: dict[str, WeightAverage]
+    generator_keys: ClassVar[dict[str, str]]
+
+    def networks(self) -> dict[str, nn.Module]:
+        """Everything a checkpoint holds: the trained networks and, as ``<name>_ema``, their averages."""
+        return {**self.nets, **{f"{name}_ema": average.average for name, average in self.averages.items()}}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return dict(self.opts)
+
+    def generator(self, direction: str = "AtoB") -> nn.Module:
+        """The generator inference uses for ``direction``: its weight average when there is one."""
+        name = self.generator_keys[direction]
+        return self.averages[name].average if name in self.averages else self.nets[name]
+
+    def wrap_networks(self, wrap: Callable[[nn.Module], nn.Module]) -> None:
+        """Replace each trained network by ``wrap(network)`` (DDP, torch.compile); optimizers keep their parameters."""
+        self.nets = {name: wrap(net) for name, net in self.nets.items()}
+
+    def update_averages(self) -> None:
+        for name, average in self.averages.items():
+            average.update(unwrap(self.nets[name]))
+
+    def averages_state(self) -> dict[str, int]:
+        return {name: average.updates for name, average in self.averages.items()}
+
+    def load_averages_state(self, state: dict[str, int]) -> None:
+        for name, updates in state.items():
+            self.averages[name].updates = int(updates)
+
+
+def d_views(mode: str, real_scores: torch.Tensor, fake_scores: torch.Tensor, suffix: str = "") -> dict[str, torch.Tensor]:
+    """D's mean outputs on real and generated images, as the monitor reads them (``D_real``, ``D_fake``)."""
+    from ..models.losses import d_probability_view
+
+    return {f"D_real{suffix}": d_probability_view(mode, real_scores.detach()).mean(),
+            f"D_fake{suffix}": d_probability_view(mode, fake_scores.detach()).mean()}
+
+
+def refuse_paired_terms(cfg: "Config", method: str) -> None:
+    """Unpaired methods: the loss terms that compare an output with its target need paired data."""
+    for key, value in (("loss.lambda_fm", cfg.loss.lambda_fm), ("loss.lambda_r1", cfg.loss.lambda_r1),
+                       ("loss.lambda_vgg", cfg.loss.lambda_vgg), ("train.d_augment", cfg.train.d_augment != "none")):
+        if value:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"{key} is an option of the paired method (its pairs' terms); {method} does not use it")
+
+
+def averages_for(nets: dict[str, nn.Module], names: tuple[str, ...], decay: float) -> dict[str, WeightAverage]:
+    """Weight averages of the networks ``names`` when ``decay`` > 0 (``train.ema_decay``), else none."""
+    return {name: WeightAverage(nets[name], decay) for name in names} if decay > 0 else {}
 
 
 def build_adam(params: Any, lr: float, beta1: float, beta2: float, device: torch.device) -> torch.optim.Adam:

@@ -11,7 +11,7 @@ discriminators.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -22,8 +22,8 @@ from ..errors import ConfigError
 from ..models import init_weights, run_padded, size_multiple, unwrap
 from ..models.discriminators import judge
 from ..models.losses import d_loss_scales, d_probability_view, g_loss_scales, gradient_penalty
-from .base import HealthSignals, StepRuntime, build_adam, discriminator_from_config, fingerprints, generator_from_config, model_inputs
-from .ema import WeightAverage
+from .base import (HealthSignals, Networks, StepRuntime, averages_for, build_adam, discriminator_from_config, fingerprints,
+                   generator_from_config, model_inputs, refuse_paired_terms)
 from .registry import register_method
 from .image_pool import ImagePool
 
@@ -113,13 +113,14 @@ def cyclegan_step(
 
 
 @register_method
-class CycleGAN:
+class CycleGAN(Networks):
     """Owns G_A, G_B, D_A, D_B, their two Adams and the two image pools."""
 
     name = "cyclegan"
     data_kind = "unpaired"
     defaults = {"model.generator": "resnet_9blocks", "model.norm": "instance", "model.dropout": 0.0,
                 "loss.gan_mode": "lsgan", "model.upsample": "transposed"}  # the CycleGAN paper's
+    paper_defaults = defaults
     generator_keys = {"AtoB": "G_A", "BtoA": "G_B"}
     health_signals = (
         HealthSignals(" (D_A, B side)", "D_real_A", "D_fake_A", "loss_D_A", "loss_G_A", "loss_cycle_A"),
@@ -131,10 +132,7 @@ class CycleGAN:
     def __init__(self, cfg: Config, channels: tuple[int, int], device: torch.device) -> None:
         self.cfg, self.device, self.channels = cfg, device, channels
         ch_a, ch_b = channels
-        for key, value in (("loss.lambda_fm", cfg.loss.lambda_fm), ("loss.lambda_r1", cfg.loss.lambda_r1),
-                           ("loss.lambda_vgg", cfg.loss.lambda_vgg), ("train.d_augment", cfg.train.d_augment != "none")):
-            if value:
-                raise ConfigError(f"{key} is a pix2pix option (paired data); CycleGAN does not use it")
+        refuse_paired_terms(cfg, self.name)
         if cfg.loss.lambda_identity > 0 and ch_a != ch_b:
             raise ConfigError(
                 f"loss.lambda_identity={cfg.loss.lambda_identity} needs the same channel count on both sides "
@@ -152,49 +150,26 @@ class CycleGAN:
         t = cfg.train
         g_params = list(self.nets["G_A"].parameters()) + list(self.nets["G_B"].parameters())
         d_params = list(self.nets["D_A"].parameters()) + list(self.nets["D_B"].parameters())
-        self.opt_G = build_adam(g_params, t.lr_g, t.beta1, t.beta2, device)
-        self.opt_D = build_adam(d_params, t.lr_d, t.beta1, t.beta2, device)
+        self.opts = {"G": build_adam(g_params, t.lr_g, t.beta1, t.beta2, device),
+                     "D": build_adam(d_params, t.lr_d, t.beta1, t.beta2, device)}
         self.pools = {"A": ImagePool(t.pool_size, seed=t.seed * 2 + 1), "B": ImagePool(t.pool_size, seed=t.seed * 2 + 2)}
-        self.ema = ({name: WeightAverage(self.nets[name], t.ema_decay) for name in ("G_A", "G_B")}
-                    if t.ema_decay > 0 else {})
-
-    def networks(self) -> dict[str, nn.Module]:
-        nets = dict(self.nets)
-        nets.update({f"{name}_ema": average.average for name, average in self.ema.items()})
-        return nets
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"G": self.opt_G, "D": self.opt_D}
-
-    def generator(self, direction: str = "AtoB") -> nn.Module:
-        """The generator inference uses for ``direction`` (its weight average when there is one)."""
-        name = "G_A" if direction == "AtoB" else "G_B"
-        return self.ema[name].average if name in self.ema else self.nets[name]
-
-    def wrap_networks(self, wrap: Callable[[nn.Module], nn.Module]) -> None:
-        """Replace each network by ``wrap(network)`` (DDP, torch.compile); optimizers keep their parameters."""
-        self.nets = {name: wrap(net) for name, net in self.nets.items()}
+        self.averages = averages_for(self.nets, ("G_A", "G_B"), t.ema_decay)
 
     def train_step(self, batch: dict[str, torch.Tensor], runtime: StepRuntime) -> dict[str, torch.Tensor]:
         real_a, real_b = model_inputs(batch, ("A", "B"), self.device, runtime)
         loss = self.cfg.loss
         losses = cyclegan_step(
-            self.nets, self.opt_G, self.opt_D, self.pools, real_a, real_b,
+            self.nets, self.opts["G"], self.opts["D"], self.pools, real_a, real_b,
             gan_mode=loss.gan_mode, lambda_a=loss.lambda_a, lambda_b=loss.lambda_b,
             lambda_identity=loss.lambda_identity, lambda_gp=loss.lambda_gp, runtime=runtime,
         )
-        for name, average in self.ema.items():
-            average.update(unwrap(self.nets[name]))
+        self.update_averages()
         return losses
 
     def extra_state(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"pools": {side: pool.state_dict() for side, pool in self.pools.items()}}
-        if self.ema:
-            state["ema_updates"] = {name: average.updates for name, average in self.ema.items()}
-        return state
+        return {"pools": {side: pool.state_dict() for side, pool in self.pools.items()}, "ema_updates": self.averages_state()}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         for side, pool_state in state.get("pools", {}).items():
             self.pools[side].load_state_dict(pool_state, self.device)
-        for name, updates in state.get("ema_updates", {}).items():
-            self.ema[name].updates = int(updates)
+        self.load_averages_state(state.get("ema_updates", {}))

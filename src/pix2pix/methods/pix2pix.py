@@ -13,7 +13,7 @@ loss, and an exponential moving average of G's weights.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -23,10 +23,10 @@ from ..config import Config
 from ..models import init_weights, run_padded, size_multiple, unwrap
 from ..models.augment import AdaptiveAugment, diff_augment, parse_policy
 from ..models.discriminators import judge
-from ..models.losses import (d_loss_scales, d_probability_view, feature_matching, g_loss_scales, gradient_penalty,
+from ..models.losses import (d_loss_scales, feature_matching, g_loss_scales, gradient_penalty,
                              r1_penalty)
-from .base import HealthSignals, StepRuntime, build_adam, discriminator_from_config, fingerprints, generator_from_config, model_inputs
-from .ema import WeightAverage
+from .base import (HealthSignals, Networks, StepRuntime, averages_for, build_adam, discriminator_from_config, fingerprints,
+                   d_views, generator_from_config, model_inputs)
 from .registry import register_method
 
 
@@ -128,9 +128,8 @@ def pix2pix_step(
         loss_G=loss_g.detach(),
         loss_G_GAN=loss_g_gan.detach(),
         loss_G_L1=loss_g_l1.detach(),
-        D_real=d_probability_view(mode, pred_real[0][-1].detach()).mean(),
-        D_fake=d_probability_view(mode, pred_fake[0][-1].detach()).mean(),
     )
+    losses.update(d_views(mode, pred_real[0][-1], pred_fake[0][-1]))
     threshold = 0.5 if mode == "lsgan" else 0.0  # where D's output says "undecided"
     losses["D_real_sign"] = torch.sign(pred_real[0][-1].detach().float() - threshold).mean()  # ADA's overfitting signal
     losses.update(fingerprints(fake_b, real_b))
@@ -138,35 +137,33 @@ def pix2pix_step(
 
 
 @register_method
-class Pix2Pix:
+class Pix2Pix(Networks):
     """Owns G (U-Net by default), D (PatchGAN on input+output channels), their Adams, and G's
     weight average and D's adaptive augmentation when those are on."""
 
     name = "pix2pix"
     data_kind = "paired"
-    defaults = {"model.generator": "unet", "model.norm": "batch", "model.dropout": 0.5, "loss.gan_mode": "vanilla",
-                "model.upsample": "transposed"}
+    paper_defaults = {"model.generator": "unet", "model.norm": "batch", "model.dropout": 0.5, "loss.gan_mode": "vanilla",
+                      "model.upsample": "transposed"}  # Isola et al., 2017
+    defaults = dict(paper_defaults)  # the best measured recipe (README, "Ablations")
     generator_keys = {"AtoB": "G"}
     health_signals = (HealthSignals("", "D_real", "D_fake", "loss_D", "loss_G_GAN", "loss_G_L1"),)
     test_columns = ("input", "output", "target")
     research_generators = ("unet_128", "unet_256")
 
     def __init__(self, cfg: Config, channels: tuple[int, int], device: torch.device) -> None:
-        self.cfg = cfg
+        self.cfg, self.channels, self.device = cfg, channels, device
         in_ch, out_ch = channels
-        self.channels = channels
-        m = cfg.model
-        self.G = generator_from_config(cfg, in_ch, out_ch)
-        self.D = discriminator_from_config(cfg, in_ch + out_ch)  # D sees concat(input, output)
-        for net in (self.G, self.D):
-            init_weights(net, m.init, m.init_gain)
+        self.nets = {"G": generator_from_config(cfg, in_ch, out_ch),
+                     "D": discriminator_from_config(cfg, in_ch + out_ch)}  # D sees concat(input, output)
+        for net in self.nets.values():
+            init_weights(net, cfg.model.init, cfg.model.init_gain)
             net.to(device)
         t = cfg.train
-        self.opt_G = build_adam(self.G.parameters(), t.lr_g, t.beta1, t.beta2, device)
-        self.opt_D = build_adam(self.D.parameters(), t.lr_d, t.beta1, t.beta2, device)
-        self.device = device
+        self.opts = {"G": build_adam(self.nets["G"].parameters(), t.lr_g, t.beta1, t.beta2, device),
+                     "D": build_adam(self.nets["D"].parameters(), t.lr_d, t.beta1, t.beta2, device)}
+        self.averages = averages_for(self.nets, ("G",), t.ema_decay)
         self.terms = Pix2PixTerms.from_config(cfg)
-        self.ema = WeightAverage(self.G, t.ema_decay) if t.ema_decay > 0 else None
         self.adaptive = (AdaptiveAugment(t.d_augment_target, ramp_images=5000, p=t.d_augment_p)
                          if self.terms.augment and t.d_augment_adaptive else None)
         self.vgg = None
@@ -176,49 +173,28 @@ class Pix2Pix:
             self.vgg = load_vgg_loss(cfg.loss.vgg_weights, device)
         self.steps = 0
 
-    def networks(self) -> dict[str, nn.Module]:
-        nets = {"G": self.G, "D": self.D}
-        if self.ema is not None:
-            nets["G_ema"] = self.ema.average
-        return nets
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"G": self.opt_G, "D": self.opt_D}
-
-    def generator(self, direction: str = "AtoB") -> nn.Module:
-        """The generator inference uses: the weight average when there is one."""
-        return self.ema.average if self.ema is not None else self.G
-
-    def wrap_networks(self, wrap: Callable[[nn.Module], nn.Module]) -> None:
-        """Replace each trained network by ``wrap(network)`` (DDP, torch.compile); optimizers keep their parameters."""
-        self.G, self.D = wrap(self.G), wrap(self.D)
-
     def train_step(self, batch: dict[str, torch.Tensor], runtime: StepRuntime) -> dict[str, torch.Tensor]:
         real_a, real_b = model_inputs(batch, ("input", "target"), self.device, runtime)
         p = self.adaptive.p if self.adaptive is not None else self.cfg.train.d_augment_p
         losses = pix2pix_step(
-            self.G, self.D, self.opt_G, self.opt_D, real_a, real_b, terms=self.terms, runtime=runtime,
-            augment_p=p, r1_now=self.steps % self.terms.r1_every == 0, vgg=self.vgg,
+            self.nets["G"], self.nets["D"], self.opts["G"], self.opts["D"], real_a, real_b, terms=self.terms,
+            runtime=runtime, augment_p=p, r1_now=self.steps % self.terms.r1_every == 0, vgg=self.vgg,
         )
         self.steps += 1
-        if self.ema is not None:
-            self.ema.update(unwrap(self.G))
+        self.update_averages()
         if self.adaptive is not None:
             self.adaptive.update(float(losses["D_real_sign"]), real_a.shape[0])
             losses["augment_p"] = torch.tensor(self.adaptive.p)
         return losses
 
     def extra_state(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"steps": self.steps}
-        if self.ema is not None:
-            state["ema_updates"] = self.ema.updates
+        state: dict[str, Any] = {"steps": self.steps, "ema_updates": self.averages_state()}
         if self.adaptive is not None:
             state["adaptive_augment"] = self.adaptive.state_dict()
         return state
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         self.steps = int(state.get("steps", 0))
-        if self.ema is not None:
-            self.ema.updates = int(state.get("ema_updates", 0))
+        self.load_averages_state(state.get("ema_updates", {}))
         if self.adaptive is not None and "adaptive_augment" in state:
             self.adaptive.load_state_dict(state["adaptive_augment"])

@@ -6,8 +6,8 @@ package needs to know about it without naming it:
 - ``name``: the value of ``model.method``;
 - ``data_kind``: ``"paired"`` (pairs by file name or A|B files) or ``"unpaired"``
   (two collections, each image on its own);
-- ``defaults``: the values of the config's ``auto`` keys for this method (its
-  paper's settings or our measured recipe);
+- ``defaults``: the values of the config's ``auto`` keys for this method, our
+  best measured recipe; ``paper_defaults``: its paper's (``--preset paper``);
 - ``generator_keys``: translation direction -> network name in a checkpoint,
   i.e. the generators that inference, export and serving use;
 - ``health_signals``: which logged values the health monitor reads;
@@ -54,8 +54,10 @@ def method_class(name: str) -> Any:
 
 
 def resolve(cfg: "Config") -> "Config":
-    """Fill the config's ``auto`` keys with the method's defaults (in place; returns ``cfg``)."""
-    cfg.fill_auto(method_class(cfg.model.method).defaults)
+    """Fill the config's ``auto`` keys with the method's defaults (in place; returns ``cfg``): its best
+    measured recipe, or with ``model.recipe=paper`` its paper's settings."""
+    cls = method_class(cfg.model.method)
+    cfg.fill_auto(cls.paper_defaults if cfg.model.recipe == "paper" else cls.defaults)
     return cfg
 
 

@@ -2,7 +2,7 @@
 
 from torch import nn
 
-from . import discriminators, generators  # noqa: F401 - registers the architectures
+from . import discriminators, generators, heads  # noqa: F401 - registers the architectures
 from .discriminators import PatchDiscriminator, PixelDiscriminator
 from .generators import ResnetGenerator, UNet, unet_depth
 from .init import init_weights
@@ -11,8 +11,10 @@ from .padding import pad_to_multiple, run_padded, size_multiple
 from .registry import (
     build_discriminator,
     build_generator,
+    build_head,
     discriminator_names,
     generator_names,
+    head_names,
     register_discriminator,
     register_generator,
 )
@@ -35,9 +37,11 @@ __all__ = [
     "UNet",
     "build_discriminator",
     "build_generator",
+    "build_head",
     "count_parameters",
     "discriminator_names",
     "generator_names",
+    "head_names",
     "inference_mode",
     "init_weights",
     "pad_to_multiple",

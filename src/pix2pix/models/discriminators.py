@@ -24,6 +24,16 @@ from .registry import register_discriminator
 Scores = list[list[torch.Tensor]]  # per scale: [block activations..., scores]
 
 
+def _with_activations(model: nn.Sequential, x: torch.Tensor) -> list[torch.Tensor]:
+    """[each block's output (after its activation)..., the scores]: what feature matching compares."""
+    outputs = []
+    for layer in model:
+        x = layer(x)
+        if isinstance(layer, nn.LeakyReLU):
+            outputs.append(x)
+    return outputs + [x]
+
+
 class PatchDiscriminator(nn.Module):
     def __init__(self, *, in_channels: int, ndf: int = 64, n_layers: int = 3, norm: str = "batch") -> None:
         super().__init__()
@@ -39,14 +49,7 @@ class PatchDiscriminator(nn.Module):
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor, features: bool = False) -> torch.Tensor | list[torch.Tensor]:
-        if not features:
-            return self.model(x)  # (B, 1, H', W') patch scores
-        outputs = []
-        for layer in self.model:
-            x = layer(x)
-            if isinstance(layer, nn.LeakyReLU):
-                outputs.append(x)
-        return outputs + [x]
+        return _with_activations(self.model, x) if features else self.model(x)  # (B, 1, H', W') patch scores
 
 
 class PixelDiscriminator(nn.Module):
@@ -65,14 +68,7 @@ class PixelDiscriminator(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, features: bool = False) -> torch.Tensor | list[torch.Tensor]:
-        if not features:
-            return self.model(x)  # (B, 1, H, W)
-        outputs = []
-        for layer in self.model:
-            x = layer(x)
-            if isinstance(layer, nn.LeakyReLU):
-                outputs.append(x)
-        return outputs + [x]
+        return _with_activations(self.model, x) if features else self.model(x)  # (B, 1, H, W)
 
 
 class MultiScaleDiscriminator(nn.Module):

@@ -14,7 +14,6 @@ from torch import nn
 
 from ..errors import ConfigError
 from .layers import Dropout, conv_bias, norm_layer
-from .matmul_conv import Conv2d, ConvTranspose2d
 from .registry import register_generator
 
 
@@ -33,10 +32,10 @@ def upsampling(cin: int, cout: int, kind: str, bias: bool, transposed_kernel: in
     """
     if kind == "transposed":
         if transposed_kernel == 4:
-            return ConvTranspose2d(cin, cout, kernel_size=4, stride=2, padding=1, bias=bias)
+            return nn.ConvTranspose2d(cin, cout, kernel_size=4, stride=2, padding=1, bias=bias)
         return nn.ConvTranspose2d(cin, cout, kernel_size=3, stride=2, padding=1, output_padding=1, bias=bias)
     if kind == "resize_conv":
-        return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), Conv2d(cin, cout, kernel_size=3, padding=1, bias=bias))
+        return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, kernel_size=3, padding=1, bias=bias))
     raise ConfigError(f"model.upsample: unknown kind '{kind}' (valid: {', '.join(UPSAMPLE_KINDS)})")
 
 
@@ -69,9 +68,8 @@ class UNet(nn.Module):
         make_norm, bias = norm_layer(norm), conv_bias(norm)
         widths = [ngf * min(2**i, 8) for i in range(depth)]  # channels after encoder layer i
 
-        # Conv2d/ConvTranspose2d: nn's layers, with the weight-bound inner ones as one matmul on CPU
         def down(cin: int, cout: int) -> nn.Conv2d:
-            return Conv2d(cin, cout, kernel_size=4, stride=2, padding=1, bias=bias)
+            return nn.Conv2d(cin, cout, kernel_size=4, stride=2, padding=1, bias=bias)
 
         def up(cin: int, cout: int, use_bias: bool = bias) -> nn.Module:
             return upsampling(cin, cout, upsample, use_bias)
@@ -93,6 +91,17 @@ class UNet(nn.Module):
             decoder[i] = nn.Sequential(*layers)
         decoder[0] = nn.Sequential(nn.ReLU(), up(widths[0] * 2, out_channels, use_bias=True), nn.Tanh())
         self.decoder = nn.ModuleList(decoder[i] for i in range(depth))
+
+    def encode(self, x: torch.Tensor, layers: list[int]) -> list[torch.Tensor]:
+        """Outputs of the encoder layers numbered ``layers`` (0 = the outermost), e.g. for PatchNCE."""
+        if layers and max(layers) >= len(self.encoder):
+            raise ConfigError(f"loss.nce_layers: a U-Net of depth {len(self.encoder)} has encoder layers 0-{len(self.encoder) - 1}")
+        features = []
+        for index, layer in enumerate(self.encoder[: max(layers) + 1]):
+            x = layer(x)
+            if index in layers:
+                features.append(x)
+        return features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = []
@@ -155,6 +164,18 @@ class ResnetGenerator(nn.Module):
                        make_norm(ngf * mult // 2), nn.ReLU()]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
+
+    def encode(self, x: torch.Tensor, layers: list[int]) -> list[torch.Tensor]:
+        """Outputs of ``model``'s layers numbered ``layers`` (the CUT paper's 0, 4, 8, 12, 16: the padded
+        input, both downsamplings, and two residual blocks), e.g. for PatchNCE."""
+        if layers and max(layers) >= len(self.model):
+            raise ConfigError(f"loss.nce_layers: this ResNet generator has layers 0-{len(self.model) - 1}")
+        features = []
+        for index, layer in enumerate(self.model[: max(layers) + 1]):
+            x = layer(x)
+            if index in layers:
+                features.append(x)
+        return features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)

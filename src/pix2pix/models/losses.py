@@ -106,3 +106,22 @@ def r1_penalty(discriminator: torch.nn.Module, real: torch.Tensor, condition: to
     total = sum(s.float().sum() for s in (scores if isinstance(scores, list) else [scores]))
     (grad,) = torch.autograd.grad(total, x, create_graph=True)
     return grad.float().pow(2).flatten(1).sum(1).mean()
+
+
+def patch_nce(query: torch.Tensor, key: torch.Tensor, batch: int, tau: float = 0.07) -> torch.Tensor:
+    """PatchNCE (Park et al., 2020): each output patch's projection ``query`` should match the input
+    patch at the same place (``key``, a fixed target) against the other patches of the same image.
+
+    ``query`` and ``key`` are (B * P, D), L2-normalised, P patches per image. Cross-entropy over
+    [positive, P - 1 negatives] with temperature ``tau``; the image's own patch is masked out of
+    the negatives (the research code's -10 before dividing by tau).
+    """
+    key = key.detach()
+    positives = (query * key).sum(dim=1, keepdim=True)  # (B*P, 1)
+    q, k = query.view(batch, -1, query.shape[1]), key.view(batch, -1, key.shape[1])
+    patches = q.shape[1]
+    negatives = torch.bmm(q, k.transpose(1, 2))  # (B, P, P)
+    diagonal = torch.eye(patches, dtype=torch.bool, device=query.device)[None]
+    negatives = negatives.masked_fill(diagonal, -10.0).view(-1, patches)
+    logits = torch.cat([positives, negatives], dim=1) / tau
+    return F.cross_entropy(logits, torch.zeros(logits.shape[0], dtype=torch.long, device=query.device))

@@ -28,8 +28,13 @@ class DiscriminatorFactory(Protocol):
     ) -> nn.Module: ...
 
 
+class HeadFactory(Protocol):
+    def __call__(self, *, channels: list[int], width: int) -> nn.Module: ...
+
+
 _GENERATORS: dict[str, GeneratorFactory] = {}
 _DISCRIMINATORS: dict[str, DiscriminatorFactory] = {}
+_HEADS: dict[str, HeadFactory] = {}  # small networks on generator features (PatchNCE's projection MLP)
 
 
 def register_generator(name: str) -> Callable[[GeneratorFactory], GeneratorFactory]:
@@ -50,6 +55,27 @@ def register_discriminator(name: str) -> Callable[[DiscriminatorFactory], Discri
         return factory
 
     return add
+
+
+def register_head(name: str) -> Callable[[HeadFactory], HeadFactory]:
+    def add(factory: HeadFactory) -> HeadFactory:
+        if name in _HEADS:
+            raise ValueError(f"head '{name}' registered twice")
+        _HEADS[name] = factory
+        return factory
+
+    return add
+
+
+def head_names() -> list[str]:
+    return sorted(_HEADS)
+
+
+def build_head(name: str, *, channels: list[int], width: int = 256) -> nn.Module:
+    """Build a registered feature head; an unknown name lists the valid ones."""
+    if name not in _HEADS:
+        raise ConfigError(f"unknown head '{name}' (valid: {', '.join(head_names())})")
+    return _HEADS[name](channels=channels, width=width)
 
 
 def generator_names() -> list[str]:

@@ -37,12 +37,13 @@ from ..runs.logs import truncate_log
 from .logger import RunLogger, progress_bar
 from .monitor import HealthMonitor
 from . import distributed
+from ..runtime.cpu_kernels import use_matmul_convolutions
 from ..runtime.precision import resolve_channels_last, select_device
 from .precision import Precision, resolve_step_in_backward
 from .budget import TimeBudget
 from .run_lock import RunLock
 from .schedule import batch_lr_factor, lr_factor
-from .validation import CycleValidator, PairValidator, Validator
+from .validation import CycleValidator, PairValidator, TranslationValidator, Validator
 
 
 ReportHook = Callable[[Path], Any]  # called with the run folder after validations and at the end
@@ -107,7 +108,7 @@ def paired_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths) ->
 
 
 def unpaired_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths) -> TrainingData:
-    """CycleGAN: A and B images drawn independently; validation on a val split or held-out images."""
+    """Unpaired methods: A and B images drawn independently; validation on a val split or held-out images."""
     a, b = open_unpaired(data, "train", cfg.data)
     for side in (a, b):
         warn(side_warning(side, data, cfg.model.method))
@@ -123,7 +124,9 @@ def unpaired_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths) 
     if cfg.data.direction == "BtoA":
         a, b, val_a, val_b = b, a, val_b, val_a
     dataset = UnpairedDataset(a, b, PairTransform.from_config(cfg.data), cfg.train.seed, cfg.data.serial)
-    return TrainingData(dataset, CycleValidator(cfg, val_a, val_b, paths), (a.channels, b.channels))
+    cycles = "reconstructed" in method_class(cfg.model.method).test_columns  # two generators: score the cycle
+    validator = (CycleValidator if cycles else TranslationValidator)(cfg, val_a, val_b, paths)
+    return TrainingData(dataset, validator, (a.channels, b.channels))
 
 
 def open_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths) -> TrainingData:
@@ -157,6 +160,11 @@ class Trainer:
         self.device = distributed.setup(self.dist, device)
         self.data = open_training_data(cfg, data, self.paths)
         self.method: Method = build_method(cfg, self.data.channels, self.device)
+        if self.device.type == "cpu":  # a CPU kernel choice for the generators' weight-bound convolutions
+            generators = set(self.method.generator_keys.values())
+            for name, net in self.method.networks().items():
+                if name.removesuffix("_ema") in generators:
+                    use_matmul_convolutions(net)
         channels_last = resolve_channels_last(cfg.train.channels_last, self.device)
         self.precision = Precision(cfg.train.precision, self.device, channels_last,
                                    skip_nonfinite=cfg.train.on_nan == "skip", any_rank=lambda flag: distributed.any_rank(self.dist, flag)[0],

@@ -92,3 +92,36 @@ class CycleValidator:
         image = grid(rows)
         write_image(image, self.paths.samples / f"step_{step:07d}.png")
         return value, image
+
+
+class TranslationValidator:
+    """One-way unpaired methods (no way back to reconstruct): L1 of G(a) against a same-named B image
+    where the data happen to be paired (e.g. facades with the pairing ignored in training); no score
+    otherwise (best.pt is then not written and inference uses the latest weights). Samples: real | translated."""
+
+    def __init__(self, cfg: Config, a: ImageSource | None, b: ImageSource | None, paths: RunPaths) -> None:
+        from ..data.layout import pair_key
+
+        self.cfg, self.paths = cfg, paths
+        count = cfg.train.val_images
+        self.a = [eval_resize(a.load(i), cfg.data) for i in range(min(count, len(a)))] if a is not None else []
+        partners = {pair_key(b.key(i)): i for i in range(len(b))} if b is not None else {}
+        self.targets: list[np.ndarray | None] = []
+        for i in range(len(self.a)):
+            j = partners.get(pair_key(a.key(i)))  # type: ignore[union-attr]
+            self.targets.append(eval_resize(b.load(j), cfg.data) if j is not None else None)  # type: ignore[union-attr]
+
+    def run(self, generator_for: GeneratorFor, step: int, write_samples: bool) -> tuple[float | None, np.ndarray | None]:
+        if not self.a:
+            return None, None
+        inference = self.cfg.inference
+        fake = generate_arrays(generator_for("AtoB"), self.a, norm=inference.norm, seed=inference.seed)
+        scored = [l1(f, t) for f, t in zip(fake, self.targets) if t is not None and t.shape == f.shape]
+        value = float(np.mean(scored)) if scored else None
+        if not write_samples:
+            return value, None
+        rows = [[self.a[i], fake[i]] + ([self.targets[i]] if self.targets[i] is not None else [])
+                for i in range(min(self.cfg.train.sample_images, len(self.a)))]
+        image = grid(rows)
+        write_image(image, self.paths.samples / f"step_{step:07d}.png")
+        return value, image

@@ -1,4 +1,5 @@
-"""The matmul form of weight-bound convolutions computes what torch.nn's layers compute."""
+"""The runtime's CPU kernel choice: the matmul form of weight-bound convolutions computes what torch.nn's
+layers compute, and is applied to built networks by the trainer and inference, never by the model classes."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from pix2pix.models import matmul_conv
 from pix2pix.models.generators import unet
-from pix2pix.models.matmul_conv import Conv2d, ConvTranspose2d
+from pix2pix.runtime.cpu_kernels import MatmulConv2d as Conv2d
+from pix2pix.runtime.cpu_kernels import MatmulConvTranspose2d as ConvTranspose2d
+from pix2pix.runtime.cpu_kernels import use_matmul_convolutions
 
 CONV_CASES = [  # (in, out, kernel, stride, padding, dilation, bias, input size)
     (8, 6, 4, 2, 1, 1, False, 4),
@@ -84,7 +86,7 @@ def test_large_maps_use_torch_layers(monkeypatch):
     assert not Conv2d(4, 4, 3, padding=1, padding_mode="reflect")._matmul_ok(torch.randn(1, 4, 4, 4))
     assert not Conv2d(4, 4, 3, padding=1, groups=2)._matmul_ok(torch.randn(1, 4, 4, 4))
     assert not ConvTranspose2d(4, 4, 4, 2, 1, groups=2)._matmul_ok(torch.randn(1, 4, 4, 4))
-    monkeypatch.setattr(matmul_conv, "CONV_MAX_ROWS", 0)
+    conv.max_rows = 0  # each layer's own limit
     assert not conv._matmul_ok(torch.randn(1, 4, 2, 2))
 
 
@@ -104,6 +106,10 @@ def test_tracing_and_compiling_use_torch_layers(monkeypatch):
 def test_unet_inner_layers_take_the_matmul_path(monkeypatch):
     """A 256 px U-Net at batch 1 runs its eight inner layers as matmuls, the outer ones as convolutions."""
     net = unet(in_channels=3, out_channels=3, ngf=8, norm="batch", dropout=0.0, image_size=256)
+    assert all(type(m) in (nn.Conv2d, nn.ConvTranspose2d) for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)))
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    assert use_matmul_convolutions(net) is net
+    assert {k: v for k, v in net.state_dict().items()}.keys() == before.keys()
     taken = []
     for module in net.modules():
         if isinstance(module, (Conv2d, ConvTranspose2d)):
@@ -114,3 +120,20 @@ def test_unet_inner_layers_take_the_matmul_path(monkeypatch):
     # encoder: outputs 128,64,32,16 px -> conv; 8,4,2,1 -> matmul. decoder inputs 1,2,4,8,16 -> matmul; 32,64,128 -> conv
     assert taken.count(True) == 9 and taken.count(False) == 7
 
+
+
+def test_trainer_and_translator_apply_it_on_cpu_to_generators_only(folder_data, tmp_path, trained_run):
+    from pix2pix import Translator
+    from pix2pix.inference import load_model
+    from pix2pix.training.trainer import Trainer
+
+    from conftest import tiny_config
+
+    trainer = Trainer(tiny_config("train.device=cpu"), folder_data, tmp_path / "run", progress=False)
+    nets = trainer.method.networks()
+    assert any(isinstance(m, (Conv2d, ConvTranspose2d)) for m in nets["G"].modules())
+    assert not any(isinstance(m, (Conv2d, ConvTranspose2d)) for m in nets["D"].modules())  # D keeps torch's layers
+    model = load_model(trained_run)
+    assert not any(isinstance(m, (Conv2d, ConvTranspose2d)) for m in model.generators["AtoB"].modules())  # as built
+    translator = Translator(model, device="cpu")
+    assert any(isinstance(m, (Conv2d, ConvTranspose2d)) for m in translator.net.modules())
