@@ -37,7 +37,8 @@ def bench_overrides(size: int, batch_size: int, workers: int, compile_: bool, de
     """Our recommended settings for the benchmark's task (everything else: the paper's defaults)."""
     return [
         f"data.crop_size={size}", f"data.load_size={round(size * 286 / 256)}", f"data.num_workers={workers}",
-        "loss.gan_mode=lsgan", "model.generator=unet", f"train.batch_size={batch_size}", f"train.device={device}",
+        "loss.gan_mode=lsgan", "model.generator=unet", "model.upsample=transposed", "train.ema_decay=0",  # the reference's networks
+        f"train.batch_size={batch_size}", f"train.device={device}",
         "train.precision=auto", "train.channels_last=auto", f"train.compile={str(compile_).lower()}",
         "train.val_every=0", "train.sample_every=0", "train.checkpoint_every=0", "train.checkpoint_minutes=0",
         "train.log_every=0", "data.val_fraction=0",

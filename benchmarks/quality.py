@@ -293,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep reference runs here and reuse them (same data, direction, size, budget, seed): the "
                              "reference is frozen, so screening our options need not re-run it")
     parser.add_argument("--json", type=Path, help="also write all figures to this file")
+    parser.add_argument("--keep", type=Path, metavar="DIR", help="keep our run folders here (to look at, test or serve)")
     parser.add_argument("--grid", type=Path, help="PNG grid input | reference | ours | target (default: quality_grid.png)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -333,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
                             shutil.copy(cached.with_suffix(".npz"), spec["grid_out"])
                             continue
                     results[side].append(spawn(spec))
+                    if side == "ours" and args.keep:
+                        shutil.copytree(spec["run"], args.keep / Path(spec["run"]).name, dirs_exist_ok=True)
                     if cached is not None:
                         cached.parent.mkdir(parents=True, exist_ok=True)
                         cached.write_text(json.dumps(results[side][-1]))

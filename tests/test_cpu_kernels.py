@@ -79,7 +79,10 @@ def test_large_maps_use_torch_layers(monkeypatch):
     conv = Conv2d(4, 4, 4, 2, 1)
     assert conv._matmul_ok(torch.randn(1, 4, 2 * 11, 2 * 11))  # 121 output positions
     assert not conv._matmul_ok(torch.randn(1, 4, 2 * 12, 2 * 12))  # 144 > CONV_MAX_ROWS
-    assert not conv._matmul_ok(torch.randn(2, 4, 2 * 11, 2 * 11))  # the batch counts
+    assert not conv._matmul_ok(torch.randn(2, 4, 2 * 11, 2 * 11))  # the batch counts (training)
+    conv.per_sample = True
+    assert conv._matmul_ok(torch.randn(2, 4, 2 * 11, 2 * 11))  # ... but not for inference: batching must not change outputs
+    conv.per_sample = False
     transposed = ConvTranspose2d(4, 4, 4, 2, 1)
     assert transposed._matmul_ok(torch.randn(2, 4, 16, 16))
     assert not transposed._matmul_ok(torch.randn(4, 4, 16, 16))

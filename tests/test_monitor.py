@@ -129,10 +129,11 @@ def _demo_run(tmp_path, name, *extra):
 
 def test_demo_runs_saturation_fires_and_default_stays_quiet(tmp_path):
     """The acceptance runs at test scale (64 px, 16 filters): D overpowering G (lambda_l1 = 0,
-    lr_d ten times lr_g) is reported from D's outputs within 300 steps; the default run is not."""
+    lr_d ten times lr_g, the paper's BCE loss) is reported from D's outputs within 300 steps; the
+    default run is not."""
     healthy_run = _demo_run(tmp_path, "default")
     assert [e for e in healthy_run if e["event"] == "health"] == []
-    saturated = _demo_run(tmp_path, "saturated", "loss.lambda_l1=0", "train.lr_g=0.00002")
+    saturated = _demo_run(tmp_path, "saturated", "loss.lambda_l1=0", "train.lr_g=0.00002", "loss.gan_mode=vanilla")
     kinds = {e["kind"] for e in saturated if e["event"] == "health"}
     assert "d_saturation" in kinds
     first = min(e["step"] for e in saturated if e["event"] == "health" and e["kind"] == "d_saturation")

@@ -4,7 +4,9 @@ import io
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -115,20 +117,104 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def live_server(trained_run: Path):
+@contextmanager
+def serving(run: Path) -> Iterator[str]:
+    """A real server on a free port for the browser tests."""
     import uvicorn
 
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(trained_run), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(run), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + 30
     while not server.started and time.time() < deadline:
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(trained_run: Path):
+    with serving(trained_run) as url:
+        yield url
+
+
+def _shown_output(page) -> np.ndarray:
+    """The output image as the page shows it, (H, W, 3)."""
+    width, height, rgba = page.evaluate("""() => {
+        const img = document.getElementById('output');
+        const c = document.createElement('canvas');
+        c.width = img.naturalWidth; c.height = img.naturalHeight;
+        const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+        return [c.width, c.height, Array.from(g.getImageData(0, 0, c.width, c.height).data)];
+    }""")
+    return np.array(rgba, dtype=np.int16).reshape(height, width, 4)[:, :, :3]
+
+
+def _task_run(root: Path, task: str) -> Path:
+    from pix2pix.api import train
+
+    from test_photo_tasks import _cfg, _photos
+
+    data = _photos(root / "photos", count=4)
+    train(_cfg(task, "train.max_steps=2"), data, root / task, progress=False)
+    return root / task
+
+
+def test_inpainting_page_paints_holes_on_an_uploaded_photo(tmp_path: Path):
+    run = _task_run(tmp_path, "inpainting")
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(photo)
+    with serving(run) as url, browser_page() as page:
+        page.goto(url)
+        page.wait_for_function("document.body.dataset.ready === '1'", timeout=15000)
+        assert page.evaluate("document.body.dataset.mode") == "holes"
+        assert not page.locator("#eraser").is_visible() and page.locator("#pen").inner_text() == "Hole brush"
+        page.set_input_files("#upload", str(photo))
+        page.wait_for_function("document.getElementById('status').textContent.includes('paint the holes')")
+        box = page.locator("#canvas").bounding_box()
+        page.fill("#size", "6")
+        page.mouse.move(box["x"] + 0.3 * box["width"], box["y"] + 0.5 * box["height"])
+        page.mouse.down()
+        page.mouse.move(box["x"] + 0.7 * box["width"], box["y"] + 0.5 * box["height"], steps=6)
+        page.mouse.up()
+        sent = page.evaluate("document.getElementById('canvas').toDataURL('image/png')")
+        page.click("#translate")
+        page.wait_for_function("document.body.dataset.translated === '1'", timeout=30000)
+        output = _shown_output(page)
+    import base64
+
+    holed = np.asarray(Image.open(io.BytesIO(base64.b64decode(sent.split(",", 1)[1]))))
+    assert holed.shape == (48, 64, 4)
+    holes = holed[:, :, 3] < 128
+    assert 0.02 < holes.mean() < 0.5  # the brush cut holes (transparent pixels), the rest is the photo
+    expected = np.asarray(Translator.from_checkpoint(run)(Image.fromarray(holed)), np.int16)
+    assert np.abs(output - expected).max() <= 1
+    known = ~holes & (holed[:, :, 3] == 255)
+    assert np.abs(output[known] - holed[:, :, :3][known].astype(np.int16)).max() <= 2  # only the holes are filled
+
+
+def test_colorization_page_takes_an_uploaded_grey_photo(tmp_path: Path):
+    run = _task_run(tmp_path, "colorization")
+    grey = tmp_path / "grey.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (40, 40), dtype=np.uint8)).save(grey)
+    with serving(run) as url, browser_page() as page:
+        page.goto(url)
+        page.wait_for_function("document.body.dataset.ready === '1'", timeout=15000)
+        assert page.evaluate("document.body.dataset.mode") == "upload"
+        assert "grey photo" in page.inner_text("#input-title") and not page.locator("#pen").is_visible()
+        page.click("#translate")
+        assert "upload a grey photo first" in page.inner_text("#status")
+        page.set_input_files("#upload", str(grey))
+        page.wait_for_function("document.getElementById('status').textContent.includes('press Translate')")
+        page.click("#translate")
+        page.wait_for_function("document.body.dataset.translated === '1'", timeout=30000)
+        output = _shown_output(page)
+    expected = np.asarray(Translator.from_checkpoint(run)(Image.open(grey)), np.int16)
+    assert output.shape == (40, 40, 3) and np.abs(output - expected).max() <= 1
 
 
 def test_drawing_page_in_chromium(live_server: str, trained_run: Path):
@@ -149,20 +235,12 @@ def test_drawing_page_in_chromium(live_server: str, trained_run: Path):
         drawn = page.evaluate("document.getElementById('canvas').toDataURL('image/png')")
         page.click("#translate")
         page.wait_for_function("document.body.dataset.translated === '1'", timeout=30000)
-        shown = page.evaluate("""() => {
-            const img = document.getElementById('output');
-            const c = document.createElement('canvas');
-            c.width = img.naturalWidth; c.height = img.naturalHeight;
-            const g = c.getContext('2d'); g.drawImage(img, 0, 0);
-            return [c.width, c.height, Array.from(g.getImageData(0, 0, c.width, c.height).data)];
-        }""")
+        output = _shown_output(page)
         assert page.locator("#download").get_attribute("href")
         page.screenshot(path=str(artifacts / "serve_page.png"), full_page=True)
     import base64
 
     drawing = Image.open(io.BytesIO(base64.b64decode(drawn.split(",", 1)[1])))
-    width, height, rgba = shown
-    output = np.array(rgba, dtype=np.int16).reshape(height, width, 4)[:, :, :3]
     expected = np.asarray(Translator.from_checkpoint(trained_run)(drawing), np.int16)
     assert output.shape == expected.shape
     assert np.abs(output - expected).max() <= 1  # within 1/255

@@ -30,7 +30,16 @@ def cmd_check_data(args: argparse.Namespace) -> int:
 
     from .methods import method_class
 
-    cfg = load_config(args.config, args.set)
+    cfg = load_config(args.config, ([f"data.task={args.task}"] if args.task else []) + args.set)
+    if cfg.data.task != "paired":
+        from .data.check import check_photos
+
+        lines, usable = check_photos(args.data, cfg.data)
+        _print(*lines)
+        if usable == 0:
+            print(f"error: no usable photos found in {shown(args.data)}", file=sys.stderr)
+            return 1
+        return 0
     report = check_dataset(args.data, cfg.data, unpaired=method_class(cfg.model.method).data_kind == "unpaired")
     _print(*report.lines())
     if report.usable_pairs == 0:
@@ -58,7 +67,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         if not args.data or not args.out:
             raise _usage("train needs DATA and --out RUN (or --resume RUN)")
-        cfg = load_config(args.config, args.set, args.preset)
+        presets, overrides = list(args.preset or []), list(args.set)
+        if args.task:  # the task and its preset; --set still wins
+            from .data.photos import TASK_PRESETS
+
+            presets += [TASK_PRESETS[args.task]] if args.task in TASK_PRESETS else []
+            overrides = [f"data.task={args.task}"] + overrides
+        cfg = load_config(args.config, overrides, presets)
         result = train(cfg, args.data, args.out, init_from=args.init_from, progress=not args.no_progress)
     stopped_code = 0 if os.environ.get("PIX2PIX_LAUNCHED") else 130  # under --nproc the launcher reports the stop
     if not result.is_main:
@@ -82,7 +97,10 @@ def cmd_test(args: argparse.Namespace) -> int:
     result = run_test(args.run, args.data, args.split, which=args.checkpoint, out=args.out, norm=args.norm,
                       limit=args.limit, progress=not args.no_progress, precision=args.precision, compile=args.compile)
     rows = "  ".join(f"{k} {v:.4f}" for k, v in result.mean.items())
-    _print(f"{result.count} images: {rows}", f"results: {shown(result.folder / 'index.html')}")
+    _print(f"{result.count} images: {rows}")
+    for name, scores in result.baselines.items():  # photo tasks: what a user would get otherwise
+        _print(f"  baseline {name}: " + "  ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+    _print(f"results: {shown(result.folder / 'index.html')}")
     if Path(args.run).is_dir() and (Path(args.run) / "config.toml").exists():
         write_run_report(args.run)
     return 0
@@ -91,7 +109,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 def cmd_translate(args: argparse.Namespace) -> int:
     from .data.io import write_image
     from .errors import ImageError
-    from .inference import Translator, as_array, iter_image_files, load_model
+    from .inference import Translator, as_array, iter_image_files, load_model, mask_for
 
     model = load_model(args.model, args.checkpoint)
     files = iter_image_files(args.inputs)
@@ -115,7 +133,15 @@ def cmd_translate(args: argparse.Namespace) -> int:
         while name in used:
             name += "_"
         used.add(name)
-        result = translator.translate_arrays([image])[0]
+        try:
+            if args.derive_input:
+                result = translator.translate_arrays([translator.derived_input(image, path.name)], prepared=True)[0]
+            else:
+                result = translator.translate_arrays([image], masks=[mask_for(args.mask, path)])[0]
+        except ImageError as exc:
+            print(f"skipped: {exc}", file=sys.stderr)
+            failed += 1
+            continue
         target = write_image(result, out / f"{name}.png")
         _print(f"{shown(path)} -> {shown(target)}")
     if failed:
@@ -247,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check-data", help="validate a dataset: layout, splits, pairs, sizes, channels, problems")
     p.add_argument("data", help="dataset folder or demo:shapes")
+    _add_task_option(p)
     _add_config_options(p)
     p.set_defaults(func=cmd_check_data)
 
@@ -258,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_options(p)
     from .config import PRESETS
 
+    _add_task_option(p)
     p.add_argument("--preset", action="append", choices=sorted(PRESETS), metavar="NAME",
                    help=f"apply a preset ({', '.join(sorted(PRESETS))}); repeatable, later ones win (see README)")
     p.add_argument("--resume", metavar="RUN", help="continue RUN exactly where it stopped")
@@ -287,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--norm", choices=["paper", "eval"], help="inference mode (default: the run's inference.norm)")
     p.add_argument("--scale", choices=["train", "native"], help="resize to the training scale (default) or run at native size")
+    p.add_argument("--mask", metavar="FILE_OR_DIR", help="inpainting: the holes (white), one file for all inputs or a folder of NAME.png")
+    p.add_argument("--derive-input", action="store_true",
+                   help="photo tasks: make the task's input from each full photo first (for demonstrations)")
     _add_speed_options(p)
     p.set_defaults(func=cmd_translate)
 
@@ -363,6 +394,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_demo)
     return parser
+
+
+def _add_task_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task", choices=["paired", "colorization", "inpainting", "superres", "denoise", "edges"],
+                   help="paired (the default) or a task that makes its input from photos alone (sets data.task and its preset)")
 
 
 def _add_speed_options(p: argparse.ArgumentParser) -> None:

@@ -1,9 +1,11 @@
 """Every setting of a run, as one dataclass per subsystem.
 
-Defaults follow the pix2pix paper (Isola et al., 2017) and the CycleGAN paper
-(Zhu et al., 2017) so that results are comparable with published ones. A few
-keys default to ``"auto"``: they resolve per method (pix2pix or CycleGAN) when
-the config is built, and the resolved value is what a run saves.
+Defaults are the best recipe we have measured on real held-out data (README,
+"Quality: the recipe"); ``--preset paper`` reproduces the pix2pix paper (Isola et al.,
+2017) exactly, and the unpaired methods keep their papers' recipes. Keys that
+differ between methods default to ``"auto"`` (or a negative number): the
+chosen method fills them (``pix2pix.methods.resolve``), and the resolved value
+is what a run saves.
 
 Configs come from, in order: defaults, a TOML file (``--config``), a preset
 (``--preset``), then ``--set section.key=value`` overrides.
@@ -61,8 +63,46 @@ class DataConfig:
     serial: bool = False
     # Size of the built-in demo:shapes images (pixels, square).
     demo_size: int = 128
+    # paired: pairs from the data (A|B files or A/B folders). Any other task makes
+    # the input from each photo of a folder of photos, after the jitter (README,
+    # "Tasks from photos alone"); held-out inputs are drawn from each file's path.
+    task: Literal["paired", "colorization", "inpainting", "superres", "denoise", "edges"] = "paired"
+    # Photo tasks on an aligned A|B set: which half is the photo ("" = the whole file).
+    photo_side: Literal["", "A", "B"] = ""
+    # inpainting: holes (rectangles and free-form strokes) covering this share of the image.
+    mask_min: float = 0.10
+    mask_max: float = 0.25
+    # superres: the input is the photo downscaled by this factor (PIL bicubic) and
+    # upscaled back; translate takes the low-resolution image and returns it this much larger.
+    scale_factor: int = 4
+    # denoise: Gaussian noise of this sigma in 0-255 units ("25"; "15-50" draws one per
+    # image), and/or JPEG artifacts at this quality (0 = none).
+    noise_sigma: str = "25"
+    jpeg_quality: int = 0
+    # edges: Canny (scikit-image) on the grey photo: Gaussian sigma, then hysteresis
+    # thresholds as quantiles of the gradient magnitude.
+    canny_sigma: float = 2.0
+    canny_low: float = 0.7
+    canny_high: float = 0.9
 
     def __post_init__(self) -> None:
+        _check(0.0 <= self.mask_min <= self.mask_max < 1.0, "data.mask_min", "need 0 <= mask_min <= mask_max < 1")
+        _check(self.scale_factor in (2, 4), "data.scale_factor", "must be 2 or 4")
+        sigmas = self.noise_sigma.split("-")
+        try:
+            values = [float(v) for v in sigmas]
+        except ValueError:
+            values = []
+        _check(len(values) in (1, 2) and all(0 <= v <= 255 for v in values) and values == sorted(values),
+               "data.noise_sigma", "must be a number in 0-255, or a range low-high such as 15-50")
+        _check(self.jpeg_quality == 0 or 1 <= self.jpeg_quality <= 100, "data.jpeg_quality", "must be 0 (off) or 1-100")
+        _check(self.canny_sigma > 0, "data.canny_sigma", "must be > 0")
+        _check(0 <= self.canny_low <= self.canny_high <= 1, "data.canny_low", "need 0 <= canny_low <= canny_high <= 1 (quantiles)")
+        _check(self.task == "paired" or self.direction == "AtoB", "data.direction",
+               "photo tasks translate their derived input to the photo: leave data.direction=AtoB")
+        if self.task == "superres":
+            _check(self.crop_size % self.scale_factor == 0, "data.crop_size",
+                   f"{self.crop_size} is not divisible by data.scale_factor={self.scale_factor}")
         _check(self.load_size >= 1, "data.load_size", "must be a positive number of pixels")
         _check(self.crop_size >= 1, "data.crop_size", "must be a positive number of pixels")
         if self.preprocess in ("resize_and_crop", "scale_width"):
@@ -87,7 +127,7 @@ class ModelConfig:
     # "auto" values below are filled from the method's defaults.
     method: str = "pix2pix"
     # Which of the method's defaults fill the "auto" keys: best (the best recipe
-    # measured on held-out data, README "Ablations") or paper (its paper's exact
+    # measured on held-out data, README "Quality: the recipe") or paper (its paper's exact
     # settings; --preset paper sets this and the paper's other values).
     recipe: Literal["best", "paper"] = "best"
     # Registered generator name (auto: the method's).
@@ -109,8 +149,12 @@ class ModelConfig:
     init_gain: float = 0.02
     # Generator x2 upsampling: the papers' transposed convolutions, or nearest
     # resize + 3x3 conv against checkerboard artifacts (Odena et al., 2016).
-    # auto: transposed (both papers' choice; the README's ablation says why).
+    # auto: the method's (pix2pix's best recipe: resize_conv, README "Quality: the recipe";
+    # transposed in the papers and for CycleGAN and CUT).
     upsample: Literal["auto", "transposed", "resize_conv"] = "auto"
+    # data.task=colorization: predict RGB, or Lab's ab channels from L (the research
+    # repository's choice; L is the input's, converted back to RGB inside the model).
+    colorization_output: Literal["rgb", "ab"] = "rgb"
     # Discriminators at 1, 1/2, 1/4 scale (pix2pixHD); 1 = the paper's single PatchGAN.
     num_d: int = 1
     # Spectral normalisation on every D convolution (Miyato et al., 2018).
@@ -129,7 +173,8 @@ class ModelConfig:
 class LossConfig:
     """Loss terms and their weights."""
 
-    # auto: the method's (vanilla BCE in the pix2pix paper, least squares in CycleGAN's).
+    # auto: the method's (least squares in our pix2pix recipe and CycleGAN, vanilla BCE in the
+    # pix2pix paper and --preset paper).
     gan_mode: Literal["auto", "vanilla", "lsgan", "hinge", "wgangp"] = "auto"
     # pix2pix paper: lambda = 100 for the L1 term.
     lambda_l1: float = 100.0
@@ -244,8 +289,9 @@ class TrainConfig:
     tensorboard: bool = False
     # Exponential moving average of the generator's weights (and batch-norm
     # statistics) used for validation, best.pt, test, translate, export and serve;
-    # 0 = off, else e.g. 0.999 (averages over ~1000 steps).
-    ema_decay: float = 0.0
+    # 0 = off, else e.g. 0.999 (averages over ~1000 steps). Negative = auto: the
+    # method's (pix2pix's best recipe: 0.999, README "Quality: the recipe"; 0 for the others).
+    ema_decay: float = -1.0
     # Differentiable augmentation of every pair D sees (DiffAugment, Zhao et al.,
     # 2020): none, or a comma-separated list of color, translation, cutout.
     d_augment: str = "none"
@@ -282,7 +328,8 @@ class TrainConfig:
         _check(self.val_images >= 1, "train.val_images", "must be >= 1")
         _check(self.sample_images >= 1, "train.sample_images", "must be >= 1")
         _check(self.pool_size >= 0, "train.pool_size", "must be >= 0")
-        _check(0.0 <= self.ema_decay < 1.0, "train.ema_decay", "must be in [0, 1) (0 = off; e.g. 0.999)")
+        _check(self.ema_decay == -1.0 or 0.0 <= self.ema_decay < 1.0, "train.ema_decay",
+               "must be in [0, 1) (0 = off; e.g. 0.999), or -1 for the method's default")
         policies = [p.strip() for p in self.d_augment.lower().split(",")] if self.d_augment.strip().lower() != "none" else []
         for policy in policies:
             _check(policy in D_AUGMENT_POLICIES, "train.d_augment",
@@ -403,7 +450,7 @@ PRESETS: dict[str, dict[str, str]] = {
         "model.init": "normal", "model.init_gain": "0.02", "loss.lambda_l1": "100", "loss.lambda_fm": "0",
         "loss.lambda_r1": "0", "loss.lambda_vgg": "0", "train.lr_g": "0.0002", "train.lr_d": "0.0002",
         "train.beta1": "0.5", "train.beta2": "0.999", "train.batch_size": "1", "train.lr_policy": "linear",
-        "train.n_epochs": "100", "train.n_epochs_decay": "100", "train.ema_decay": "0", "train.d_augment": "none",
+        "train.n_epochs": "100", "train.n_epochs_decay": "100", "train.ema_decay": "-1", "train.d_augment": "none",
         "train.clip_grad_norm": "0", "train.lr_batch_scaling": "none", "data.preprocess": "resize_and_crop",
         "data.load_size": "286", "data.crop_size": "256", "data.flip": "true", "inference.norm": "paper",
     },

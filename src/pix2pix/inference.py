@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 from .data.io import convert_channels, pil_to_array, read_image, to_pil
+from .data.photos import NATIVE_SCALE_TASKS, derive, inpainting_input, path_seed, upscale
 from .data.transforms import eval_resize, resize
 from .errors import ConfigError, ImageError
 from .model_files import LoadedModel, load_model
@@ -99,6 +100,8 @@ class Translator:
         self.norm = model.fixed_norm or norm or inference.norm
         self.seed = inference.seed if seed is None else seed
         self.scale = scale or inference.scale
+        if model.config.data.task in NATIVE_SCALE_TASKS:
+            self.scale = "native"  # restoring pixels: the photo's own resolution (superres: times scale_factor)
         self.tile_size = inference.tile_size if tile_size is None else tile_size
         if self.norm not in ("paper", "eval"):
             raise ConfigError(f"inference.norm: '{self.norm}' is not one of paper, eval")
@@ -112,7 +115,7 @@ class Translator:
         self.net = model.generators[direction].to(self.device)
         exported_graph = model.fixed_norm is not None and model.path.suffix.lower() != ".safetensors"
         if self.device.type == "cpu" and not exported_graph:
-            use_matmul_convolutions(self.net)  # the runtime's CPU kernel choice (same weights, same results)
+            use_matmul_convolutions(self.net, per_sample=True)  # the runtime's CPU kernel choice, batch-independent
         kind = resolve_inference_precision(precision or inference.precision, self.device)
         if exported_graph:
             kind = "fp32"  # an exported graph runs as it was exported
@@ -139,6 +142,34 @@ class Translator:
         """Translate several images; images of equal prepared size share a forward pass."""
         return [to_pil(a) for a in self.translate_arrays(list(images), batch_size)]
 
+    def task_input(self, array: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """What a user has -> what the model's task takes (``data.task``): for superres the low-resolution
+        image upscaled (bicubic) by ``scale_factor``; for inpainting the photo with its holes, from
+        ``mask`` (H, W) or the transparent pixels of an RGBA image, and the mask as a fourth channel."""
+        data = self.model.config.data
+        if data.task == "superres":
+            return upscale(convert_channels(array, 3), data.scale_factor)
+        if data.task == "inpainting":
+            if mask is None and array.shape[2] == 4:
+                mask = array[:, :, 3] < 128  # transparent pixels are the holes
+            if mask is None:
+                raise ConfigError("inpainting needs the holes: an RGBA image whose transparent pixels are the holes, "
+                                  "a mask (translate --mask FILE), or --derive-input to draw some")
+            if mask.shape != array.shape[:2]:
+                raise ImageError("<mask>", f"the mask is {mask.shape[1]}x{mask.shape[0]} but the photo "
+                                           f"{array.shape[1]}x{array.shape[0]}: they must have the same size")
+            return inpainting_input(convert_channels(array, 3), mask)
+        return array
+
+    def derived_input(self, photo: ImageLike, key: str) -> np.ndarray:
+        """The task's input made from a full photo, as for a held-out one (the masks or noise drawn from
+        ``key``, e.g. the file name): ``--derive-input``, for demonstrations. Translate it with ``prepared=True``."""
+        data = self.model.config.data
+        if data.task == "paired":
+            raise ConfigError("--derive-input makes a photo task's input from a photo; this model was trained on pairs")
+        inp, _ = derive(data.task, convert_channels(as_array(photo), 3), data, np.random.default_rng(path_seed(key)))
+        return inp
+
     def prepare(self, array: np.ndarray) -> np.ndarray:
         """Convert to the model's input channels and resize to the training scale."""
         array = convert_channels(array, self.in_channels)
@@ -157,9 +188,14 @@ class Translator:
             self.runner.approve((batch, self.in_channels, image.shape[0] + extra_h, image.shape[1] + extra_w))
             self.translate_arrays([image] * batch, batch_size=batch)
 
-    def translate_arrays(self, arrays: Sequence[ImageLike], batch_size: int = 8) -> list[np.ndarray]:
-        """Images (arrays, PIL images or paths) in, (H, W, C_out) uint8 arrays of the same sizes out."""
+    def translate_arrays(self, arrays: Sequence[ImageLike], batch_size: int = 8, *, prepared: bool = False,
+                         masks: Sequence[np.ndarray | None] | None = None) -> list[np.ndarray]:
+        """Images (arrays, PIL images or paths) in, (H, W, C_out) uint8 arrays of the same sizes out (for
+        superres ``scale_factor`` times larger). ``prepared``: the inputs already are the task's (a test
+        split's derived inputs); ``masks``: inpainting holes, one per image."""
         arrays = [as_array(a) for a in arrays]
+        if not prepared:
+            arrays = [self.task_input(a, m) for a, m in zip(arrays, masks or [None] * len(arrays))]
         outputs = generate_arrays(
             self.net, [self.prepare(a) for a in arrays], norm=self.run_mode, seed=self.seed,
             precision=self.precision, batch_size=batch_size, tile_size=self.tile_size, runner=self.runner,
@@ -182,3 +218,21 @@ def iter_image_files(inputs: Iterable[str | Path]) -> list[Path]:
         else:
             raise ImageError(path, "no such file or folder")
     return files
+
+
+def read_mask(path: str | Path) -> np.ndarray:
+    """An inpainting mask file: (H, W) bool, True (white, > 127) where the holes are."""
+    return convert_channels(read_image(path), 1)[:, :, 0] > 127
+
+
+def mask_for(mask: str | Path | None, image_path: Path) -> np.ndarray | None:
+    """``--mask``: one file for every input, or a folder holding NAME.png (any image type) per input NAME."""
+    if mask is None:
+        return None
+    mask = Path(mask)
+    if mask.is_dir():
+        found = sorted(p for p in mask.glob(f"{image_path.stem}.*") if p.is_file())
+        if not found:
+            raise ImageError(mask / f"{image_path.stem}.png", f"no mask for {image_path.name} in this folder")
+        return read_mask(found[0])
+    return read_mask(mask)

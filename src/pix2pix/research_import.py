@@ -120,7 +120,8 @@ def import_research_generator(
     method = method_for_research_generator(generator)
     base = {
         "model": {"method": method.name, "generator": generator, "norm": norm, "ngf": ngf,
-                  "dropout": 0.5 if is_unet else 0.0},
+                  "dropout": 0.5 if is_unet else 0.0, "upsample": "transposed", "recipe": "paper"},  # the research networks
+        "train": {"ema_decay": 0.0},
         # The research test script runs at load_size = crop_size (no jitter): translate resizes to this.
         "data": {"direction": direction, "load_size": size, "crop_size": size},
     }

@@ -92,3 +92,22 @@ def check_dataset(data: str | Path, cfg: DataConfig | None = None, unpaired: boo
     for split in layout.splits:
         report.splits[split] = open_file_split(layout, split, cfg, decode="check")
     return report
+
+
+def check_photos(data: str | Path, cfg: DataConfig) -> tuple[list[str], int]:
+    """check-data for a photo task: per split, the photo count, sizes and every problem; (lines, usable photos)."""
+    from .layout import detect_layout
+    from .photos import open_photos, photo_counts
+
+    layout = detect_layout(data)
+    lines = [f"{shown(data)}: photos for the {cfg.task} task ({'one half of each A|B file: ' + cfg.photo_side if cfg.photo_side else 'whole files'})"]
+    usable = 0
+    for split in layout.splits:
+        photos = open_photos(data, split, cfg, decode="check")
+        usable += len(photos)
+        lines.append(f"split {split}: {photo_counts(photos)}")
+        for problem in photos.report.problems[:50]:
+            lines.append(f"  problem: {problem}")
+        if photos.report.skipped:
+            lines.append(f"  skipped {len(photos.report.skipped)} non-image file(s)")
+    return lines, usable

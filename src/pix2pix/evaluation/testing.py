@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +12,14 @@ import numpy as np
 from tqdm import tqdm
 
 from ..data.io import atomic_write, convert_channels, write_image
-from ..data.sources import PairSource, open_pairs, summarize_problems
+from ..data.sources import PairSource, summarize_problems
 from ..errors import DataError, shown
 from ..data.layout import pair_key
 from ..data.unpaired import open_unpaired, side_warning
 from ..inference import LoadedModel, Translator, load_model
+from ..data.photos import open_task_pairs
 from ..methods import method_class
+from .tasks import baselines, mean_training_colour, summarise, task_scores
 from ..runs.checkpoints import RunPaths
 from .html import esc, fmt, page, rel, table
 from ..metrics import image_metrics, l1, mean_metrics
@@ -28,6 +30,7 @@ class TestResult:
     folder: Path
     count: int
     mean: dict[str, float]
+    baselines: dict[str, dict[str, float]] = field(default_factory=dict)  # photo tasks: name -> mean scores
 
 
 def translate_pairs(translator: Translator, source: PairSource, direction: str, limit: int | None = None, batch_size: int = 8, progress: bool = True):  # noqa: ANN201
@@ -38,7 +41,7 @@ def translate_pairs(translator: Translator, source: PairSource, direction: str, 
         chunk = range(start, min(count, start + batch_size))
         pairs = [source.load(i) for i in chunk]
         pairs = [(b, a) if direction == "BtoA" else (a, b) for a, b in pairs]
-        outputs = translator.translate_arrays([inp for inp, _ in pairs], batch_size)
+        outputs = translator.translate_arrays([inp for inp, _ in pairs], batch_size, prepared=True)
         for i, (inp, target), out in zip(chunk, pairs, outputs):
             yield source.key(i), inp, out, convert_channels(target, out.shape[2])
         bar.update(len(chunk))
@@ -68,7 +71,7 @@ def run_test(
     if method_class(model.method).data_kind == "unpaired":
         return run_unpaired_test(model, data, split, folder, norm=norm, limit=limit, progress=progress)
     cfg = model.config
-    source = open_pairs(data, split, cfg.data)
+    source = open_task_pairs(data, split, cfg.data)
     message = summarize_problems(source, data)
     if message:
         print(message, file=sys.stderr)
@@ -76,16 +79,26 @@ def run_test(
         raise DataError(f"{shown(data)}: split '{split}' has no usable pairs")
     count = len(source) if limit is None else min(limit, len(source))
     translator = Translator(model, norm=norm, precision=precision, compile=compile, expected_images=count)
+    task = cfg.data.task
+    others = baselines(task, cfg.data, mean_training_colour(data, cfg.data) if task == "edges" else None) if task != "paired" else {}
     rows: list[dict[str, Any]] = []
+    baseline_rows: dict[str, list[dict[str, float]]] = {name: [] for name in others}
     for key, inp, output, target in translate_pairs(translator, source, cfg.data.direction, limit, progress=progress):
-        files = _write_row(folder / "images", key, {"input": inp, "output": output, "target": target})
-        rows.append({"key": key, "files": files, "metrics": image_metrics(output, target)})
-    mean = mean_metrics([r["metrics"] for r in rows])
+        shown_input = inp[:, :, :3] if task == "inpainting" else inp  # the holed photo (the mask is its 4th channel)
+        files = _write_row(folder / "images", key, {"input": shown_input, "output": output, "target": target})
+        scores = task_scores(task, inp, output, target, cfg.data) if task != "paired" else image_metrics(output, target)
+        rows.append({"key": key, "files": files, "metrics": scores})
+        for name, baseline in others.items():
+            baseline_rows[name].append(task_scores(task, inp, baseline(inp, target), target, cfg.data))
+    mean = summarise(task, [r["metrics"] for r in rows]) if task != "paired" else mean_metrics([r["metrics"] for r in rows])
     report = _report_header(split, data, model, translator)
     report.update(count=len(rows), mean=mean, images={r["key"]: r["metrics"] for r in rows})
+    if others:
+        report["task"] = task
+        report["baselines"] = {name: summarise(task, values) for name, values in baseline_rows.items()}
     atomic_write(folder / "metrics.json", lambda fh: fh.write(json.dumps(report, indent=2) + "\n"), mode="w")
     write_results_page(folder, f"{Path(run).name}: {split} split", [("Images", rows, mean)], report)
-    return TestResult(folder, len(rows), mean)
+    return TestResult(folder, len(rows), mean, report.get("baselines", {}))
 
 
 def _write_row(images: Path, key: str, arrays: dict[str, np.ndarray]) -> dict[str, Path]:

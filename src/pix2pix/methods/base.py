@@ -157,11 +157,18 @@ def generator_from_config(cfg: "Config", in_channels: int, out_channels: int) ->
     """The configured generator (uninitialised): shared by methods and the model loader."""
     from ..models import build_generator
 
+    from ..models.colour import LabColorization
+    from ..models.generators import InpaintingComposite
+
     m = resolve(cfg).model
-    return build_generator(
-        m.generator, in_channels=in_channels, out_channels=out_channels, ngf=m.ngf, norm=m.norm,
+    lab = cfg.data.task == "colorization" and m.colorization_output == "ab"
+    net = build_generator(
+        m.generator, in_channels=in_channels, out_channels=2 if lab else out_channels, ngf=m.ngf, norm=m.norm,
         dropout=m.dropout, image_size=cfg.data.crop_size, upsample=m.upsample,
     )
+    if cfg.data.task == "inpainting":
+        return InpaintingComposite(net)
+    return LabColorization(net) if lab else net
 
 
 def discriminator_from_config(cfg: "Config", in_channels: int) -> nn.Module:

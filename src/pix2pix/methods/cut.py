@@ -93,7 +93,7 @@ class CUT(Networks):
     name = "cut"
     data_kind = "unpaired"
     defaults = {"model.generator": "resnet_9blocks", "model.norm": "instance", "model.dropout": 0.0,
-                "loss.gan_mode": "lsgan", "model.upsample": "transposed"}  # the CUT paper's
+                "loss.gan_mode": "lsgan", "model.upsample": "transposed", "train.ema_decay": 0.0}  # the CUT paper's
     paper_defaults = defaults
     generator_keys = {"AtoB": "G"}
     health_signals = (HealthSignals("", "D_real", "D_fake", "loss_D", "loss_G_GAN", "loss_NCE"),)

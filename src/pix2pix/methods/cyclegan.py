@@ -119,7 +119,7 @@ class CycleGAN(Networks):
     name = "cyclegan"
     data_kind = "unpaired"
     defaults = {"model.generator": "resnet_9blocks", "model.norm": "instance", "model.dropout": 0.0,
-                "loss.gan_mode": "lsgan", "model.upsample": "transposed"}  # the CycleGAN paper's
+                "loss.gan_mode": "lsgan", "model.upsample": "transposed", "train.ema_decay": 0.0}  # the CycleGAN paper's
     paper_defaults = defaults
     generator_keys = {"AtoB": "G_A", "BtoA": "G_B"}
     health_signals = (

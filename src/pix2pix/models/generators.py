@@ -181,6 +181,21 @@ class ResnetGenerator(nn.Module):
         return self.model(x)
 
 
+class InpaintingComposite(nn.Module):
+    """Inpainting: the known pixels pass through and the generator paints only the holes, so the
+    L1 loss, D and the scores all look where the hole is. The input is the holed RGB image with
+    the mask (1 in the holes, -1 elsewhere, in the model's [-1, 1] range) as its last channel."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+        self.size_multiple = getattr(net, "size_multiple", 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        hole = (x[:, -1:] + 1) / 2  # (B, 1, H, W) in [0, 1]
+        return x[:, :3] * (1 - hole) + self.net(x) * hole
+
+
 def unet_depth(image_size: int) -> int:
     """Depth that brings ``image_size`` down to a 1x1 bottleneck (the paper's 256 -> 8), at most 8."""
     return max(2, min(8, int(math.floor(math.log2(max(image_size, 4))))))

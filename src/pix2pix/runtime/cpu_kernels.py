@@ -51,6 +51,7 @@ class MatmulConv2d(nn.Conv2d):
     """nn.Conv2d whose weight-bound calls run as one matmul (see module docstring)."""
 
     max_rows = CONV_MAX_ROWS
+    per_sample = False  # decide by one sample's rows: the same kernel whatever the batch (inference)
 
     def _out_size(self, x: torch.Tensor) -> tuple[int, int]:
         h, w = (
@@ -65,7 +66,7 @@ class MatmulConv2d(nn.Conv2d):
         if not _eager_cpu(x):
             return False
         out_h, out_w = self._out_size(x)
-        return x.shape[0] * out_h * out_w <= self.max_rows
+        return (1 if self.per_sample else x.shape[0]) * out_h * out_w <= self.max_rows
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self._matmul_ok(x):
@@ -84,11 +85,12 @@ class MatmulConvTranspose2d(nn.ConvTranspose2d):
     """nn.ConvTranspose2d whose weight-bound calls run as one matmul + col2im (see module docstring)."""
 
     max_rows = TRANSPOSED_MAX_ROWS
+    per_sample = False
 
     def _matmul_ok(self, x: torch.Tensor) -> bool:
         if self.groups != 1 or self.padding_mode != "zeros" or x.dim() != 4:
             return False
-        return _eager_cpu(x) and x.shape[0] * x.shape[2] * x.shape[3] <= self.max_rows
+        return _eager_cpu(x) and (1 if self.per_sample else x.shape[0]) * x.shape[2] * x.shape[3] <= self.max_rows
 
     def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
         if output_size is not None or not self._matmul_ok(x):
@@ -109,16 +111,18 @@ class MatmulConvTranspose2d(nn.ConvTranspose2d):
 
 
 def use_matmul_convolutions(net: nn.Module, conv_max_rows: int = CONV_MAX_ROWS,
-                            transposed_max_rows: int = TRANSPOSED_MAX_ROWS) -> nn.Module:
+                            transposed_max_rows: int = TRANSPOSED_MAX_ROWS, per_sample: bool = False) -> nn.Module:
     """Let ``net``'s torch convolutions take the matmul form where it wins (in place; returns ``net``).
 
     Each ``nn.Conv2d`` / ``nn.ConvTranspose2d`` becomes the subclass above: the same object, with the
-    same parameters (optimizers keep them), buffers and state dict, and its row limit."""
+    same parameters (optimizers keep them), buffers and state dict, and its row limit. Training counts
+    the batch's rows (the measured limits); inference passes ``per_sample=True``, so that an image's
+    output never depends on the batch it is translated in (the kernels' roundings differ in the last bit)."""
     for module in net.modules():
-        if type(module) is nn.Conv2d:
+        if type(module) in (nn.Conv2d, MatmulConv2d):
             module.__class__ = MatmulConv2d
-            module.max_rows = conv_max_rows
-        elif type(module) is nn.ConvTranspose2d:
+            module.max_rows, module.per_sample = conv_max_rows, per_sample
+        elif type(module) in (nn.ConvTranspose2d, MatmulConvTranspose2d):
             module.__class__ = MatmulConvTranspose2d
-            module.max_rows = transposed_max_rows
+            module.max_rows, module.per_sample = transposed_max_rows, per_sample
     return net

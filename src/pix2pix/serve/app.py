@@ -161,6 +161,8 @@ class Info(BaseModel):
     training_scale: str
     step: int
     input_palette: list[list[int]] | None
+    task: str
+    scale_factor: int
     max_upload_mb: float
     max_pixels: int
     batch_window_ms: float
@@ -254,6 +256,7 @@ def create_app(model_path: str | Path, options: ServeOptions | None = None) -> F
             method=model.method, directions=list(translators), input_channels=first.in_channels,
             output_channels=first.out_channels, size_multiple=size_multiple(first.net), inference_norm=first.norm,
             training_scale=scale, step=model.step, input_palette=model.input_palette,
+            task=data.task, scale_factor=data.scale_factor if data.task == "superres" else 1,
             max_upload_mb=options.max_upload_mb, max_pixels=options.max_pixels,
             batch_window_ms=options.batch_window_ms, version=__version__,
         )

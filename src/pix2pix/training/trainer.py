@@ -24,7 +24,10 @@ from ..config import RESUMABLE_KEYS, Config, changed_keys, to_toml
 from ..data.datasets import EpochBatchSampler, PairDataset, collate_pairs
 from ..data.palette import input_palette
 from ..data.io import atomic_write
-from ..data.sources import PairSource, available_splits, holdout_indices, holdout_split, open_pairs, summarize_problems
+from ..data.sources import (PairSource, available_splits, holdout_indices, holdout_split, left_out_warning, open_pairs,
+                            summarize_problems)
+from ..data.photos import HeldOutPairs, PhotoTaskDataset, open_photos, refuse_photo_folder
+from ..data.photos import input_channels as photo_input_channels
 from ..data.unpaired import SubsetImages, UnpairedDataset, open_unpaired, side_warning
 from ..data.transforms import PairTransform
 from ..stop_signals import StopRequest, ignore_in_worker
@@ -87,6 +90,7 @@ def _note_skipped(skipped: list[Path]) -> None:
 
 def paired_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths) -> TrainingData:
     """pix2pix: train pairs + val split (or a held-out slice of train), problems reported once."""
+    refuse_photo_folder(data)
     train_source = open_pairs(data, "train", cfg.data)
     warn(summarize_problems(train_source, data))
     _note_skipped(train_source.report.skipped)
@@ -129,9 +133,32 @@ def unpaired_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths) 
     return TrainingData(dataset, validator, (a.channels, b.channels))
 
 
+def photo_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths) -> TrainingData:
+    """Photo tasks: the photos of the train split, the input made from each after the jitter;
+    validation on a val split or held-out photos, with inputs drawn from each file's path."""
+    photos = open_photos(data, "train", cfg.data)
+    warn(left_out_warning(photos.report.problems, photos.report.name, data, f" --task {cfg.data.task}"))
+    _note_skipped(photos.report.skipped)
+    if len(photos) == 0:
+        raise DataError(f"{shown(data)}: no usable training photos (run 'pix2pix check-data {shown(data)} --task {cfg.data.task}')")
+    if "val" in available_splits(data):
+        val = open_photos(data, "val", cfg.data)
+    else:
+        keep, held = holdout_indices(len(photos), cfg.data.val_fraction)
+        photos, val = SubsetImages(photos, keep), SubsetImages(photos, held)
+    dataset = PhotoTaskDataset(photos, PairTransform.from_config(cfg.data), cfg.data, cfg.train.seed)
+    channels = (photo_input_channels(cfg.data.task), 3)
+    return TrainingData(dataset, PairValidator(cfg, HeldOutPairs(val, cfg.data) if len(val) else None, paths), channels)
+
+
 def open_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths) -> TrainingData:
-    """The data the configured method needs: pairs, or two unpaired collections."""
-    if method_class(cfg.model.method).data_kind == "unpaired":
+    """The data the configured method and task need: pairs, photos to derive pairs from, or two collections."""
+    kind = method_class(cfg.model.method).data_kind
+    if cfg.data.task != "paired":
+        if kind != "paired":
+            raise ConfigError(f"data.task={cfg.data.task} makes pairs from photos: it needs a paired method (model.method)")
+        return photo_training_data(cfg, data, paths)
+    if kind == "unpaired":
         return unpaired_training_data(cfg, data, paths)
     return paired_training_data(cfg, data, paths)
 

@@ -55,7 +55,9 @@ class PairValidator:
         if not write_samples:
             return value, None
         count = min(self.cfg.train.sample_images, len(self.pairs))
-        image = grid([[self.pairs[i][0], outputs[i], self.pairs[i][1]] for i in range(count)])
+        holed = self.cfg.data.task == "inpainting"  # its 4th channel is the mask, not alpha: show the holed photo
+        image = grid([[self.pairs[i][0][:, :, :3] if holed else self.pairs[i][0], outputs[i], self.pairs[i][1]]
+                      for i in range(count)])
         write_image(image, self.paths.samples / f"step_{step:07d}.png")
         return value, image
 
