@@ -158,3 +158,20 @@ def test_lab_colorization_keeps_the_input_lightness_and_converts_as_scikit_image
     out_l = color.rgb2lab(out / 255.0)[..., 0]
     in_l = color.rgb2lab(np.stack([grey_photo / 255.0] * 3, axis=-1))[..., 0]
     assert np.abs(out_l - in_l).mean() < 1.5  # the lightness is the input's (up to 8-bit rounding and gamut clipping)
+
+
+@pytest.mark.parametrize("task", ["superres", "denoise"])
+def test_restoration_starts_from_its_input(task: str):
+    """Superres and denoise predict a correction to the input: an untrained generator already
+    returns about the bicubic / noisy input, not noise."""
+    import torch
+
+    from pix2pix.methods.base import generator_from_config
+    from pix2pix.models.init import init_weights
+
+    cfg = _cfg(task)
+    net = generator_from_config(cfg, 3, 3)
+    init_weights(net, cfg.model.init, cfg.model.init_gain)
+    x = torch.rand(2, 3, 32, 32) * 1.6 - 0.8
+    with torch.no_grad():
+        assert (net.eval()(x) - x).abs().mean() < 0.1

@@ -158,7 +158,7 @@ def generator_from_config(cfg: "Config", in_channels: int, out_channels: int) ->
     from ..models import build_generator
 
     from ..models.colour import LabColorization
-    from ..models.generators import InpaintingComposite
+    from ..models.generators import InpaintingComposite, ResidualComposite
 
     m = resolve(cfg).model
     lab = cfg.data.task == "colorization" and m.colorization_output == "ab"
@@ -168,6 +168,8 @@ def generator_from_config(cfg: "Config", in_channels: int, out_channels: int) ->
     )
     if cfg.data.task == "inpainting":
         return InpaintingComposite(net)
+    if cfg.data.task in ("superres", "denoise"):
+        return ResidualComposite(net)
     return LabColorization(net) if lab else net
 
 

@@ -196,6 +196,20 @@ class InpaintingComposite(nn.Module):
         return x[:, :3] * (1 - hole) + self.net(x) * hole
 
 
+class ResidualComposite(nn.Module):
+    """Restoration (superres, denoise): the generator predicts the correction to its input, which
+    already holds the photo's low frequencies (global residual learning, as VDSR, Kim et al., 2016):
+    training starts from the bicubic / noisy input instead of from nothing."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+        self.size_multiple = getattr(net, "size_multiple", 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x[:, :3] + self.net(x)).clamp(-1, 1)
+
+
 def unet_depth(image_size: int) -> int:
     """Depth that brings ``image_size`` down to a 1x1 bottleneck (the paper's 256 -> 8), at most 8."""
     return max(2, min(8, int(math.floor(math.log2(max(image_size, 4))))))
