@@ -39,8 +39,8 @@ def _cfg(task: str, *extra: str):
                        [f"data.task={task}", *extra])
 
 
-@pytest.mark.parametrize("task, extra", [(t, ()) for t in TASKS] + [("colorization", ("model.colorization_output=ab",))],
-                         ids=TASKS + ["colorization-ab"])
+@pytest.mark.parametrize("task, extra", [(t, ()) for t in TASKS] + [("colorization", ("model.colorization_output=rgb",))],
+                         ids=TASKS + ["colorization-rgb"])
 def test_task_trains_resumes_exactly_tests_translates_and_exports(task: str, extra: tuple[str, ...], tmp_path: Path, cli):
     data = _photos(tmp_path / "photos")
     straight = train(_cfg(task, "train.max_steps=4", *extra), data, tmp_path / "straight", progress=False)
