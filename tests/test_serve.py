@@ -42,8 +42,19 @@ def client(trained_run: Path):
         yield c
 
 
+def _wait_until_ready(client, seconds: float = 60) -> dict:
+    """/health answers 503 "starting" while the model warms up in the background, then 200 "ok"."""
+    deadline = time.time() + seconds
+    while True:
+        r = client.get("/health")
+        if r.status_code == 200 or time.time() > deadline:
+            return r.json()
+        assert r.status_code == 503 and r.json()["status"] == "starting"
+        time.sleep(0.05)
+
+
 def test_health_info_and_docs(client):
-    assert client.get("/health").json()["status"] == "ok"
+    assert _wait_until_ready(client)["status"] == "ok"
     info = client.get("/info").json()
     assert info["method"] == "pix2pix" and info["directions"] == ["AtoB"] and info["input_channels"] == 3
     assert client.get("/openapi.json").json()["paths"]["/translate"]["post"]
