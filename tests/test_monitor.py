@@ -108,10 +108,11 @@ def test_cyclegan_signals_name_the_discriminator():
         return values
 
     monitor = HealthMonitor("lsgan", CYCLEGAN_SIGNALS)
-    titles = []
+    found = []
     for step in range(1, 300):
-        titles += [d.title for d in monitor.update(history(step))]
-    assert titles == ["D saturation (D_A, B side)"]
+        found += monitor.update(history(step))
+    assert [d.title for d in found] == ["D saturation (D_A, B side)"]
+    assert "gan_mode=lsgan" not in found[0].suggestion  # never advise the loss already in use
 
 
 def _demo_run(tmp_path, name, *extra):

@@ -148,9 +148,12 @@ class HealthMonitor:
             "d_saturation",
             f"D saturation{sig.label}",
             f"Over the last {self.window} steps D was confidently right on both real and generated images "
-            f"({seen}) and its loss was near 0 ({lo:.3f}): G gets almost no useful gradient from D.",
-            "lower train.lr_d (a quarter of its value is a good start) or use loss.gan_mode=lsgan; "
-            "keep loss.lambda_l1 > 0 so G still learns from the targets.",
+            f"({seen}) and its loss was near 0 ({lo:.3f}): "
+            + ("G gets almost no useful gradient from D." if self.gan_mode == "vanilla"
+               else "D tells real from generated too easily for its feedback to guide G."),
+            "lower train.lr_d (a quarter of its value is a good start)"
+            + (" or use loss.gan_mode=lsgan" if self.gan_mode == "vanilla" else "")
+            + "; keep loss.lambda_l1 > 0 so G still learns from the targets.",
         )
 
     def _g_rising(self, sig: Signals) -> Diagnosis | None:
