@@ -88,6 +88,11 @@ def mask_of(inp: np.ndarray) -> np.ndarray:
     return inp[:, :, 3] > 127
 
 
+def viewable_input(task: str, inp: np.ndarray) -> np.ndarray:
+    """A model input as a picture: for inpainting the holed photo (its 4th channel is the mask, not alpha)."""
+    return inp[:, :, :3] if task == "inpainting" else inp
+
+
 def downscale(photo: np.ndarray, factor: int) -> np.ndarray:
     """PIL bicubic downscale by ``factor`` (the super-resolution input before upscaling)."""
     height, width = photo.shape[:2]

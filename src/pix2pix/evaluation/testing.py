@@ -17,7 +17,7 @@ from ..errors import DataError, shown
 from ..data.layout import pair_key
 from ..data.unpaired import open_unpaired, side_warning
 from ..inference import LoadedModel, Translator, load_model
-from ..data.photos import open_task_pairs
+from ..data.photos import open_task_pairs, viewable_input
 from ..methods import method_class
 from .tasks import baselines, mean_training_colour, summarise, task_scores
 from ..runs.checkpoints import RunPaths
@@ -84,8 +84,7 @@ def run_test(
     rows: list[dict[str, Any]] = []
     baseline_rows: dict[str, list[dict[str, float]]] = {name: [] for name in others}
     for key, inp, output, target in translate_pairs(translator, source, cfg.data.direction, limit, progress=progress):
-        shown_input = inp[:, :, :3] if task == "inpainting" else inp  # the holed photo (the mask is its 4th channel)
-        files = _write_row(folder / "images", key, {"input": shown_input, "output": output, "target": target})
+        files = _write_row(folder / "images", key, {"input": viewable_input(task, inp), "output": output, "target": target})
         scores = task_scores(task, inp, output, target, cfg.data) if task != "paired" else image_metrics(output, target)
         rows.append({"key": key, "files": files, "metrics": scores})
         for name, baseline in others.items():

@@ -10,7 +10,8 @@ other task, and the output's lightness is the input's exactly.
 from __future__ import annotations
 
 import torch
-from torch import nn
+
+from .generators import TaskComposite
 
 # D65 white point and the sRGB primaries (IEC 61966-2-1), as scikit-image's rgb2lab / lab2rgb.
 WHITE = (0.95047, 1.0, 1.08883)
@@ -48,13 +49,8 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     return linear_to_srgb(rgb.clamp(0, 1)).clamp(0, 1)
 
 
-class LabColorization(nn.Module):
+class LabColorization(TaskComposite):
     """Grey in [-1, 1] -> RGB in [-1, 1], ``net`` predicting Lab's ab (2 channels, tanh) from it."""
-
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = net
-        self.size_multiple = getattr(net, "size_multiple", 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         ab = self.net(x)

@@ -8,12 +8,14 @@ blocks. Each network has ``size_multiple``: inputs are padded to it.
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import torch
 from torch import nn
 
 from ..errors import ConfigError
 from .layers import Dropout, conv_bias, norm_layer
+from .padding import size_multiple
 from .registry import register_generator
 
 
@@ -96,12 +98,7 @@ class UNet(nn.Module):
         """Outputs of the encoder layers numbered ``layers`` (0 = the outermost), e.g. for PatchNCE."""
         if layers and max(layers) >= len(self.encoder):
             raise ConfigError(f"loss.nce_layers: a U-Net of depth {len(self.encoder)} has encoder layers 0-{len(self.encoder) - 1}")
-        features = []
-        for index, layer in enumerate(self.encoder[: max(layers) + 1]):
-            x = layer(x)
-            if index in layers:
-                features.append(x)
-        return features
+        return outputs_of(self.encoder, x, layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = []
@@ -170,44 +167,48 @@ class ResnetGenerator(nn.Module):
         input, both downsamplings, and two residual blocks), e.g. for PatchNCE."""
         if layers and max(layers) >= len(self.model):
             raise ConfigError(f"loss.nce_layers: this ResNet generator has layers 0-{len(self.model) - 1}")
-        features = []
-        for index, layer in enumerate(self.model[: max(layers) + 1]):
-            x = layer(x)
-            if index in layers:
-                features.append(x)
-        return features
+        return outputs_of(self.model, x, layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
 
 
-class InpaintingComposite(nn.Module):
-    """Inpainting: the known pixels pass through and the generator paints only the holes, so the
-    L1 loss, D and the scores all look where the hole is. The input is the holed RGB image with
-    the mask (1 in the holes, -1 elsewhere, in the model's [-1, 1] range) as its last channel."""
+class TaskComposite(nn.Module):
+    """A generator wrapped with a photo task's fixed input/output arithmetic; pads as its net does."""
 
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
         self.net = net
-        self.size_multiple = getattr(net, "size_multiple", 1)
+        self.size_multiple = size_multiple(net)
+
+
+class InpaintingComposite(TaskComposite):
+    """Inpainting: the known pixels pass through and the generator paints only the holes, so the
+    L1 loss, D and the scores all look where the hole is. The input is the holed RGB image with
+    the mask (1 in the holes, -1 elsewhere, in the model's [-1, 1] range) as its last channel."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         hole = (x[:, -1:] + 1) / 2  # (B, 1, H, W) in [0, 1]
         return x[:, :3] * (1 - hole) + self.net(x) * hole
 
 
-class ResidualComposite(nn.Module):
+class ResidualComposite(TaskComposite):
     """Restoration (superres, denoise): the generator predicts the correction to its input, which
     already holds the photo's low frequencies (global residual learning, as VDSR, Kim et al., 2016):
     training starts from the bicubic / noisy input instead of from nothing."""
 
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = net
-        self.size_multiple = getattr(net, "size_multiple", 1)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x[:, :3] + self.net(x)).clamp(-1, 1)
+
+
+def outputs_of(layers: Sequence[nn.Module], x: torch.Tensor, wanted: list[int]) -> list[torch.Tensor]:
+    """Run ``x`` through ``layers`` up to the last index in ``wanted``; the outputs of those layers."""
+    features = []
+    for index, layer in enumerate(layers[: max(wanted) + 1]):
+        x = layer(x)
+        if index in wanted:
+            features.append(x)
+    return features
 
 
 def unet_depth(image_size: int) -> int:

@@ -8,7 +8,7 @@ so callers never need to know which one they build.
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from typing import Callable, Protocol, TypeVar
 
 from torch import nn
 
@@ -37,34 +37,31 @@ _DISCRIMINATORS: dict[str, DiscriminatorFactory] = {}
 _HEADS: dict[str, HeadFactory] = {}  # small networks on generator features (PatchNCE's projection MLP)
 
 
-def register_generator(name: str) -> Callable[[GeneratorFactory], GeneratorFactory]:
-    def add(factory: GeneratorFactory) -> GeneratorFactory:
-        if name in _GENERATORS:
-            raise ValueError(f"generator '{name}' registered twice")
-        _GENERATORS[name] = factory
+F = TypeVar("F")
+
+
+def _registrar(table: dict[str, F], kind: str, name: str) -> Callable[[F], F]:
+    """The decorator that files a factory under ``name`` in one registry (each name once)."""
+
+    def add(factory: F) -> F:
+        if name in table:
+            raise ValueError(f"{kind} '{name}' registered twice")
+        table[name] = factory
         return factory
 
     return add
+
+
+def register_generator(name: str) -> Callable[[GeneratorFactory], GeneratorFactory]:
+    return _registrar(_GENERATORS, "generator", name)
 
 
 def register_discriminator(name: str) -> Callable[[DiscriminatorFactory], DiscriminatorFactory]:
-    def add(factory: DiscriminatorFactory) -> DiscriminatorFactory:
-        if name in _DISCRIMINATORS:
-            raise ValueError(f"discriminator '{name}' registered twice")
-        _DISCRIMINATORS[name] = factory
-        return factory
-
-    return add
+    return _registrar(_DISCRIMINATORS, "discriminator", name)
 
 
 def register_head(name: str) -> Callable[[HeadFactory], HeadFactory]:
-    def add(factory: HeadFactory) -> HeadFactory:
-        if name in _HEADS:
-            raise ValueError(f"head '{name}' registered twice")
-        _HEADS[name] = factory
-        return factory
-
-    return add
+    return _registrar(_HEADS, "head", name)
 
 
 def head_names() -> list[str]:

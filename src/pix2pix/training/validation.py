@@ -16,6 +16,7 @@ from torch import nn
 
 from ..config import Config
 from ..data.io import write_image
+from ..data.photos import viewable_input
 from ..data.sources import PairSource
 from ..data.transforms import eval_resize, eval_transform
 from ..data.unpaired import ImageSource
@@ -55,9 +56,8 @@ class PairValidator:
         if not write_samples:
             return value, None
         count = min(self.cfg.train.sample_images, len(self.pairs))
-        holed = self.cfg.data.task == "inpainting"  # its 4th channel is the mask, not alpha: show the holed photo
-        image = grid([[self.pairs[i][0][:, :, :3] if holed else self.pairs[i][0], outputs[i], self.pairs[i][1]]
-                      for i in range(count)])
+        task = self.cfg.data.task
+        image = grid([[viewable_input(task, self.pairs[i][0]), outputs[i], self.pairs[i][1]] for i in range(count)])
         write_image(image, self.paths.samples / f"step_{step:07d}.png")
         return value, image
 
