@@ -40,6 +40,7 @@ OPTIONS = {
     "clip": ["train.clip_grad_norm=0.5"],
     "vgg": ["loss.lambda_vgg=1"],
     "batch_sqrt_lr": ["train.lr_batch_scaling=sqrt"],
+    "no_adversarial": ["loss.lambda_gan=0"],
 }
 
 
@@ -60,6 +61,37 @@ def test_option_trains_resumes_exactly_tests_and_exports(folder_data: Path, tmp_
     assert result.count == 3 and np.isfinite(result.mean["L1"])
     exported = export_model(tmp_path / "split", "weights", tmp_path / "g.safetensors")
     assert exported.max_diff <= 1e-3
+
+
+def test_lambda_gan_zero_is_a_regression_that_never_touches_d(folder_data: Path, tmp_path: Path):
+    from pix2pix.methods import build_method
+
+    cfg = cfg_for("loss.lambda_gan=0", "train.max_steps=3")
+    torch.manual_seed(0)
+    method = build_method(cfg, (3, 3), torch.device("cpu"))
+    d_before = {k: v.clone() for k, v in method.nets["D"].state_dict().items()}
+    g_before = {k: v.clone() for k, v in method.nets["G"].state_dict().items()}
+
+    class Plain:
+        def autocast(self):
+            return torch.autocast("cpu", enabled=False)
+
+        def step(self, loss, optimizer):
+            loss.backward()
+            optimizer.step()
+
+    batch = {"input": torch.rand(2, 3, 64, 64), "target": torch.rand(2, 3, 64, 64)}
+    losses = method.train_step(batch, Plain())
+    assert not any(k.startswith(("loss_D", "D_")) for k in losses) and "loss_G_GAN" not in losses
+    assert torch.allclose(losses["loss_G"], losses["loss_G_L1"])
+    assert all(torch.equal(v, d_before[k]) for k, v in method.nets["D"].state_dict().items())
+    assert any(not torch.equal(v, g_before[k]) for k, v in method.nets["G"].state_dict().items())
+    for extra, key in (("train.d_augment=color", "train.d_augment"), ("loss.lambda_fm=10", "loss.lambda_fm"),
+                       ("loss.lambda_l1=0", "no loss term")):
+        with pytest.raises(ConfigError, match=key):
+            build_method(cfg_for("loss.lambda_gan=0", extra), (3, 3), torch.device("cpu"))
+    with pytest.raises(ConfigError, match="loss.lambda_gan"):
+        build_method(cfg_for("model.method=cyclegan", "loss.lambda_gan=0"), (3, 3), torch.device("cpu"))
 
 
 def test_ema_is_what_inference_uses_and_init_from_says_what_it_takes(folder_data: Path, tmp_path: Path, capsys):

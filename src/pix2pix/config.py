@@ -177,6 +177,10 @@ class LossConfig:
     # auto: the method's (least squares in our pix2pix recipe and CycleGAN, vanilla BCE in the
     # pix2pix paper and --preset paper).
     gan_mode: Literal["auto", "vanilla", "lsgan", "hinge", "wgangp"] = "auto"
+    # Weight of the adversarial term (paired method). 0 = no discriminator: G learns from
+    # the reconstruction terms alone, a PSNR-oriented regression that also skips D's
+    # compute (the superres and denoise tasks' choice, measured: README).
+    lambda_gan: float = 1.0
     # pix2pix paper: lambda = 100 for the L1 term.
     lambda_l1: float = 100.0
     # Gradient-penalty weight for wgangp (Gulrajani et al., 2017: 10).
@@ -206,7 +210,8 @@ class LossConfig:
     nce_tau: float = 0.07
 
     def __post_init__(self) -> None:
-        for name in ("lambda_l1", "lambda_gp", "lambda_a", "lambda_b", "lambda_identity", "lambda_fm", "lambda_r1", "lambda_vgg"):
+        for name in ("lambda_gan", "lambda_l1", "lambda_gp", "lambda_a", "lambda_b", "lambda_identity", "lambda_fm",
+                     "lambda_r1", "lambda_vgg"):
             value = getattr(self, name)
             _check(math.isfinite(value) and value >= 0, f"loss.{name}", "must be a finite number >= 0")
         _check(self.r1_every >= 1, "loss.r1_every", "must be >= 1")
@@ -448,7 +453,7 @@ PRESETS: dict[str, dict[str, str]] = {
         "model.recipe": "paper", "model.generator": "auto", "model.norm": "auto", "model.dropout": "-1",
         "model.upsample": "auto", "loss.gan_mode": "auto", "model.discriminator": "patchgan", "model.n_layers_d": "3",
         "model.num_d": "1", "model.d_spectral_norm": "false", "model.ngf": "64", "model.ndf": "64",
-        "model.init": "normal", "model.init_gain": "0.02", "loss.lambda_l1": "100", "loss.lambda_fm": "0",
+        "model.init": "normal", "model.init_gain": "0.02", "loss.lambda_gan": "1", "loss.lambda_l1": "100", "loss.lambda_fm": "0",
         "loss.lambda_r1": "0", "loss.lambda_vgg": "0", "train.lr_g": "0.0002", "train.lr_d": "0.0002",
         "train.beta1": "0.5", "train.beta2": "0.999", "train.batch_size": "1", "train.lr_policy": "linear",
         "train.n_epochs": "100", "train.n_epochs_decay": "100", "train.ema_decay": "-1", "train.d_augment": "none",

@@ -13,13 +13,14 @@ loss, and an exponential moving average of G's weights.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..config import Config
+from ..errors import ConfigError
 from ..models import init_weights, run_padded, size_multiple, unwrap
 from ..models.augment import AdaptiveAugment, diff_augment, parse_policy
 from ..models.discriminators import judge
@@ -36,6 +37,7 @@ class Pix2PixTerms:
 
     gan_mode: str
     lambda_l1: float
+    lambda_gan: float = 1.0  # 0: no adversarial term, D neither trained nor consulted
     lambda_gp: float = 10.0
     lambda_fm: float = 0.0
     lambda_r1: float = 0.0
@@ -46,7 +48,7 @@ class Pix2PixTerms:
     @classmethod
     def from_config(cls, cfg: Config) -> "Pix2PixTerms":
         loss = cfg.loss
-        return cls(loss.gan_mode, loss.lambda_l1, loss.lambda_gp, loss.lambda_fm, loss.lambda_r1, loss.r1_every,
+        return cls(loss.gan_mode, loss.lambda_l1, loss.lambda_gan, loss.lambda_gp, loss.lambda_fm, loss.lambda_r1, loss.r1_every,
                    loss.lambda_vgg, parse_policy(cfg.train.d_augment))
 
 
@@ -66,7 +68,8 @@ def pix2pix_step(
 ) -> dict[str, torch.Tensor]:
     """One optimisation step of D then G on a batch of (input, target) images in [-1, 1].
 
-    Returns detached losses and D's mean outputs on real and generated pairs.
+    Returns detached losses and D's mean outputs on real and generated pairs (D's only when
+    ``terms.lambda_gan`` > 0: at 0, D is neither trained nor consulted).
     """
     mode = terms.gan_mode
     split = (real_a.shape[1], real_b.shape[1])
@@ -77,7 +80,46 @@ def pix2pix_step(
     with runtime.autocast():
         fake_b = run_padded(G, real_a, size_multiple(G))  # (B, C_out, H, W)
 
-    # (1) update D: real pairs should score real, generated pairs fake
+    losses: dict[str, torch.Tensor] = {}
+    adversarial = terms.lambda_gan > 0
+    if adversarial:
+        losses.update(_update_d(D, opt_D, real_a, real_b, fake_b, terms, runtime, seen_by_d, r1_now))
+
+    # update G: fool D (when it is used) and stay close to the target (L1)
+    D.requires_grad_(False)
+    opt_G.zero_grad(set_to_none=True)
+    loss_g_l1 = F.l1_loss(fake_b.float(), real_b.float()) * terms.lambda_l1
+    loss_g = loss_g_l1
+    if adversarial:
+        with runtime.autocast():  # plain D: its parameters get no gradient here, so no DDP sync
+            fake_pair = seen_by_d(torch.cat([real_a, fake_b], dim=1))
+            pred_fake_for_g = judge(unwrap(D), fake_pair, features=terms.lambda_fm > 0)
+        loss_g_gan = g_loss_scales(mode, pred_fake_for_g) * terms.lambda_gan
+        loss_g = loss_g + loss_g_gan
+        losses["loss_G_GAN"] = loss_g_gan.detach()
+    if terms.lambda_fm > 0:
+        with runtime.autocast(), torch.no_grad():  # the real pair's activations are a fixed target
+            real_features = judge(unwrap(D), seen_by_d(torch.cat([real_a, real_b], dim=1)), features=True)
+        loss_fm = feature_matching(pred_fake_for_g, real_features) * terms.lambda_fm
+        loss_g = loss_g + loss_fm
+        losses["loss_G_FM"] = loss_fm.detach()
+    if vgg is not None and terms.lambda_vgg > 0:
+        loss_vgg = vgg(fake_b, real_b) * terms.lambda_vgg
+        loss_g = loss_g + loss_vgg
+        losses["loss_G_VGG"] = loss_vgg.detach()
+    runtime.step(loss_g, opt_G)
+    D.requires_grad_(True)
+
+    losses.update(loss_G=loss_g.detach(), loss_G_L1=loss_g_l1.detach())
+    losses.update(fingerprints(fake_b, real_b))
+    return losses
+
+
+def _update_d(D: nn.Module, opt_D: torch.optim.Optimizer, real_a: torch.Tensor, real_b: torch.Tensor,
+              fake_b: torch.Tensor, terms: Pix2PixTerms, runtime: StepRuntime,
+              seen_by_d: Callable[[torch.Tensor], torch.Tensor], r1_now: bool) -> dict[str, torch.Tensor]:
+    """D's step: real pairs should score real, generated pairs fake. Returns its losses and views."""
+    mode = terms.gan_mode
     D.requires_grad_(True)
     opt_D.zero_grad(set_to_none=True)
     with runtime.autocast():
@@ -99,41 +141,23 @@ def pix2pix_step(
         losses["loss_D_r1"] = r1.detach()
     runtime.step(loss_d, opt_D)
 
-    # (2) update G: fool D and stay close to the target (L1)
-    D.requires_grad_(False)
-    opt_G.zero_grad(set_to_none=True)
-    with runtime.autocast():  # plain D: its parameters get no gradient here, so no DDP sync
-        fake_pair = seen_by_d(torch.cat([real_a, fake_b], dim=1))
-        pred_fake_for_g = judge(unwrap(D), fake_pair, features=terms.lambda_fm > 0)
-    loss_g_gan = g_loss_scales(mode, pred_fake_for_g)
-    loss_g_l1 = F.l1_loss(fake_b.float(), real_b.float()) * terms.lambda_l1
-    loss_g = loss_g_gan + loss_g_l1
-    if terms.lambda_fm > 0:
-        with runtime.autocast(), torch.no_grad():  # the real pair's activations are a fixed target
-            real_features = judge(unwrap(D), seen_by_d(torch.cat([real_a, real_b], dim=1)), features=True)
-        loss_fm = feature_matching(pred_fake_for_g, real_features) * terms.lambda_fm
-        loss_g = loss_g + loss_fm
-        losses["loss_G_FM"] = loss_fm.detach()
-    if vgg is not None and terms.lambda_vgg > 0:
-        loss_vgg = vgg(fake_b, real_b) * terms.lambda_vgg
-        loss_g = loss_g + loss_vgg
-        losses["loss_G_VGG"] = loss_vgg.detach()
-    runtime.step(loss_g, opt_G)
-    D.requires_grad_(True)
-
-    losses.update(
-        loss_D=loss_d.detach(),
-        loss_D_real=loss_d_real.detach(),
-        loss_D_fake=loss_d_fake.detach(),
-        loss_G=loss_g.detach(),
-        loss_G_GAN=loss_g_gan.detach(),
-        loss_G_L1=loss_g_l1.detach(),
-    )
+    losses.update(loss_D=loss_d.detach(), loss_D_real=loss_d_real.detach(), loss_D_fake=loss_d_fake.detach())
     losses.update(d_views(mode, pred_real[0][-1], pred_fake[0][-1]))
     threshold = 0.5 if mode == "lsgan" else 0.0  # where D's output says "undecided"
     losses["D_real_sign"] = torch.sign(pred_real[0][-1].detach().float() - threshold).mean()  # ADA's overfitting signal
-    losses.update(fingerprints(fake_b, real_b))
     return losses
+
+
+def _refuse_d_terms_without_d(cfg: Config) -> None:
+    """loss.lambda_gan = 0 leaves D out of training: the options that act through D have nothing to act on."""
+    if cfg.loss.lambda_gan > 0:
+        return
+    for key, on in (("train.d_augment", cfg.train.d_augment != "none"), ("loss.lambda_fm", cfg.loss.lambda_fm > 0),
+                    ("loss.lambda_r1", cfg.loss.lambda_r1 > 0)):
+        if on:
+            raise ConfigError(f"{key} acts through the discriminator, which loss.lambda_gan=0 leaves out of training")
+    if cfg.loss.lambda_l1 == 0 and cfg.loss.lambda_vgg == 0:
+        raise ConfigError("loss.lambda_gan=0 and loss.lambda_l1=0: no loss term is left for G to learn from")
 
 
 @register_method
@@ -166,6 +190,7 @@ class Pix2Pix(Networks):
                      "D": build_adam(self.nets["D"].parameters(), t.lr_d, t.beta1, t.beta2, device)}
         self.averages = averages_for(self.nets, ("G",), t.ema_decay)
         self.terms = Pix2PixTerms.from_config(cfg)
+        _refuse_d_terms_without_d(cfg)
         self.adaptive = (AdaptiveAugment(t.d_augment_target, ramp_images=5000, p=t.d_augment_p)
                          if self.terms.augment and t.d_augment_adaptive else None)
         self.vgg = None
