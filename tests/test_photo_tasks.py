@@ -66,6 +66,22 @@ def test_task_trains_resumes_exactly_tests_translates_and_exports(task: str, ext
     assert r.code == 0, r.err
 
 
+@pytest.mark.parametrize("task, expected", [("superres", {"lambda_gan": 0.0, "ngf": 32, "dropout": 0.0, "lr_g": 1e-3}),
+                                            ("colorization", {"lambda_gan": 1.0, "lambda_l1": 30.0})])
+def test_task_flag_applies_its_preset_and_set_wins(task: str, expected: dict, tmp_path: Path, cli):
+    data = _photos(tmp_path / "photos")
+    sets = [a for s in tiny_overrides(train__max_steps=1) if not s.startswith("model.ngf") for a in ("--set", s)]
+    r = cli("train", data, "--out", tmp_path / "r", "--task", task, "--no-progress", *sets)
+    assert r.code == 0, r.err
+    cfg = load_config(tmp_path / "r" / "config.toml")
+    values = {k: getattr(getattr(cfg, section), k) for section in ("loss", "model", "train") for k in expected
+              if hasattr(getattr(cfg, section), k)}
+    assert values == expected and cfg.data.task == task
+    r = cli("train", data, "--out", tmp_path / "r2", "--task", task, "--no-progress", *sets, "--set", "loss.lambda_gan=0.5")
+    assert r.code == 0, r.err
+    assert load_config(tmp_path / "r2" / "config.toml").loss.lambda_gan == 0.5
+
+
 def test_held_out_inputs_are_fixed_by_the_file_path(tmp_path: Path):
     data = _photos(tmp_path / "photos")
     cfg = _cfg("inpainting").data

@@ -105,6 +105,14 @@ class Networks:
             self.averages[name].updates = int(updates)
 
 
+# CycleGAN's recipe (Zhu et al., 2017), which CUT (Park et al., 2020) kept: ResNet generator,
+# instance norm, no dropout, least-squares GAN loss.
+UNPAIRED_PAPERS_RECIPE: dict[str, Any] = {
+    "model.generator": "resnet_9blocks", "model.norm": "instance", "model.dropout": 0.0,
+    "loss.gan_mode": "lsgan", "model.upsample": "transposed", "train.ema_decay": 0.0,
+}
+
+
 def d_views(mode: str, real_scores: torch.Tensor, fake_scores: torch.Tensor, suffix: str = "") -> dict[str, torch.Tensor]:
     """D's mean outputs on real and generated images, as the monitor reads them (``D_real``, ``D_fake``)."""
     from ..models.losses import d_probability_view

@@ -21,7 +21,7 @@ from ..errors import ConfigError
 from ..models import build_head, init_weights, run_padded, size_multiple, unwrap
 from ..models.discriminators import judge
 from ..models.losses import d_loss_scales, g_loss_scales, patch_nce
-from .base import (HealthSignals, Networks, StepRuntime, averages_for, build_adam, discriminator_from_config, fingerprints,
+from .base import (UNPAIRED_PAPERS_RECIPE, HealthSignals, Networks, StepRuntime, averages_for, build_adam, discriminator_from_config, fingerprints,
                    generator_from_config, d_views, model_inputs, refuse_paired_terms)
 from .registry import register_method
 
@@ -92,8 +92,7 @@ class CUT(Networks):
 
     name = "cut"
     data_kind = "unpaired"
-    defaults = {"model.generator": "resnet_9blocks", "model.norm": "instance", "model.dropout": 0.0,
-                "loss.gan_mode": "lsgan", "model.upsample": "transposed", "train.ema_decay": 0.0}  # the CUT paper's
+    defaults = UNPAIRED_PAPERS_RECIPE  # the CUT paper's
     paper_defaults = defaults
     generator_keys = {"AtoB": "G"}
     health_signals = (HealthSignals("", "D_real", "D_fake", "loss_D", "loss_G_GAN", "loss_NCE"),)

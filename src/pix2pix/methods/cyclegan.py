@@ -22,7 +22,7 @@ from ..errors import ConfigError
 from ..models import init_weights, run_padded, size_multiple, unwrap
 from ..models.discriminators import judge
 from ..models.losses import d_loss_scales, d_probability_view, g_loss_scales, gradient_penalty
-from .base import (HealthSignals, Networks, StepRuntime, averages_for, build_adam, discriminator_from_config, fingerprints,
+from .base import (UNPAIRED_PAPERS_RECIPE, HealthSignals, Networks, StepRuntime, averages_for, build_adam, discriminator_from_config, fingerprints,
                    generator_from_config, model_inputs, refuse_paired_terms)
 from .registry import register_method
 from .image_pool import ImagePool
@@ -118,8 +118,7 @@ class CycleGAN(Networks):
 
     name = "cyclegan"
     data_kind = "unpaired"
-    defaults = {"model.generator": "resnet_9blocks", "model.norm": "instance", "model.dropout": 0.0,
-                "loss.gan_mode": "lsgan", "model.upsample": "transposed", "train.ema_decay": 0.0}  # the CycleGAN paper's
+    defaults = UNPAIRED_PAPERS_RECIPE  # the CycleGAN paper's
     paper_defaults = defaults
     generator_keys = {"AtoB": "G_A", "BtoA": "G_B"}
     health_signals = (
