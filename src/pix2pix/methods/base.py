@@ -122,9 +122,10 @@ def d_views(mode: str, real_scores: torch.Tensor, fake_scores: torch.Tensor, suf
 
 
 def refuse_paired_terms(cfg: "Config", method: str) -> None:
-    """Unpaired methods: the loss terms that compare an output with its target need paired data."""
-    for key, value in (("loss.lambda_gan", cfg.loss.lambda_gan != 1), ("loss.lambda_fm", cfg.loss.lambda_fm), ("loss.lambda_r1", cfg.loss.lambda_r1),
-                       ("loss.lambda_vgg", cfg.loss.lambda_vgg), ("train.d_augment", cfg.train.d_augment != "none")):
+    """Unpaired methods: the paired method's options (its terms compare an output with its target;
+    ``loss.lambda_gan`` weighs its adversarial term, which an unpaired method cannot do without)."""
+    for key, value in (("loss.lambda_gan", cfg.loss.lambda_gan != 1), ("loss.lambda_fm", cfg.loss.lambda_fm),
+                       ("loss.lambda_r1", cfg.loss.lambda_r1), ("loss.lambda_vgg", cfg.loss.lambda_vgg), ("train.d_augment", cfg.train.d_augment != "none")):
         if value:
             from ..errors import ConfigError
 

@@ -178,6 +178,7 @@ class Pix2Pix(Networks):
     research_generators = ("unet_128", "unet_256")
 
     def __init__(self, cfg: Config, channels: tuple[int, int], device: torch.device) -> None:
+        _refuse_d_terms_without_d(cfg)  # before any network is built
         self.cfg, self.channels, self.device = cfg, channels, device
         in_ch, out_ch = channels
         self.nets = {"G": generator_from_config(cfg, in_ch, out_ch),
@@ -190,7 +191,6 @@ class Pix2Pix(Networks):
                      "D": build_adam(self.nets["D"].parameters(), t.lr_d, t.beta1, t.beta2, device)}
         self.averages = averages_for(self.nets, ("G",), t.ema_decay)
         self.terms = Pix2PixTerms.from_config(cfg)
-        _refuse_d_terms_without_d(cfg)
         self.adaptive = (AdaptiveAugment(t.d_augment_target, ramp_images=5000, p=t.d_augment_p)
                          if self.terms.augment and t.d_augment_adaptive else None)
         self.vgg = None
