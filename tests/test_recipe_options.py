@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -87,7 +88,7 @@ def test_lambda_gan_zero_is_a_regression_that_never_touches_d():
         build_method(cfg_for("model.method=cyclegan", "loss.lambda_gan=0"), (3, 3), torch.device("cpu"))
 
 
-def test_ema_is_what_inference_uses_and_init_from_says_what_it_takes(folder_data: Path, tmp_path: Path, capsys):
+def test_ema_is_what_inference_uses_and_init_from_says_what_it_takes(folder_data: Path, tmp_path: Path, capsys, cli):
     from pix2pix.inference import load_model
 
     run = tmp_path / "ema"
@@ -101,6 +102,18 @@ def test_ema_is_what_inference_uses_and_init_from_says_what_it_takes(folder_data
     assert all(torch.equal(loaded[k], average[k]) for k in average)
     running = [k for k in average if k.endswith("running_mean")]
     assert running and any(not torch.equal(live[k], average[k]) for k in running)  # batch-norm statistics averaged too
+    assert model.weights == "average"
+    trained = load_model(run, "latest", weights="live")  # what the average changes, from the same run
+    assert trained.weights == "live"
+    assert all(torch.equal(v, live[k]) for k, v in trained.generators["AtoB"].state_dict().items())
+    with pytest.raises(ConfigError, match="weights"):
+        load_model(run, "latest", weights="ema")
+    for kind in ("average", "live"):  # `pix2pix test --weights` scores either, and says which in metrics.json
+        assert cli("test", run, folder_data, "--weights", kind, "--out", tmp_path / kind, "--no-progress").code == 0
+        assert json.loads((tmp_path / kind / "metrics.json").read_text())["weights"] == kind
+    exported = export_model(run, "weights", tmp_path / "g.safetensors").path
+    refused = cli("test", exported, folder_data, "--weights", "live", "--out", tmp_path / "x")
+    assert refused.code == 2 and "one set of weights" in refused.err and len(refused.err.strip().splitlines()) == 1
     train(cfg_for("train.max_steps=1"), folder_data, tmp_path / "ft", init_from=run, progress=False)
     assert "G <- G_ema, D <- D" in capsys.readouterr().err
 

@@ -95,7 +95,8 @@ def cmd_test(args: argparse.Namespace) -> int:
     from .evaluation.testing import run_test
 
     result = run_test(args.run, args.data, args.split, which=args.checkpoint, out=args.out, norm=args.norm,
-                      limit=args.limit, progress=not args.no_progress, precision=args.precision, compile=args.compile)
+                      limit=args.limit, progress=not args.no_progress, precision=args.precision, compile=args.compile,
+                      weights=args.weights)
     rows = "  ".join(f"{k} {v:.4f}" for k, v in result.mean.items())
     _print(f"{result.count} images: {rows}")
     for name, scores in result.baselines.items():  # photo tasks: what a user would get otherwise
@@ -111,7 +112,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
     from .errors import ImageError
     from .inference import Translator, as_array, iter_image_files, load_model, mask_for
 
-    model = load_model(args.model, args.checkpoint)
+    model = load_model(args.model, args.checkpoint, weights=args.weights)
     files = iter_image_files(args.inputs)
     if not files:
         raise _usage("no images to translate (folders are searched for image files, not recursively)")
@@ -299,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", help="dataset folder or demo:shapes")
     p.add_argument("--split", default="test", help="split to translate (default: test)")
     p.add_argument("--checkpoint", default="best", help="best or latest (run folders; default: best)")
+    p.add_argument("--weights", default="average", choices=["average", "live"],
+                   help="the weight average when the run kept one (train.ema_decay; default), or the trained weights")
     p.add_argument("--out", help="output folder (default: RUN/results/SPLIT)")
     p.add_argument("--norm", choices=["paper", "eval"], help="inference mode (default: the run's inference.norm)")
     p.add_argument("--limit", type=_positive_int, help="translate only the first N pairs")
@@ -312,6 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder (outputs are named after the inputs: NAME.png)")
     p.add_argument("--direction", default="AtoB", choices=["AtoB", "BtoA"], help="CycleGAN: which generator (default: AtoB)")
     p.add_argument("--checkpoint", default="best", help="best or latest (run folders; default: best)")
+    p.add_argument("--weights", default="average", choices=["average", "live"],
+                   help="the weight average when the run kept one (train.ema_decay; default), or the trained weights")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--norm", choices=["paper", "eval"], help="inference mode (default: the run's inference.norm)")
     p.add_argument("--scale", choices=["train", "native"], help="resize to the training scale (default) or run at native size")

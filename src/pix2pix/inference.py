@@ -131,9 +131,10 @@ class Translator:
         self.in_channels, self.out_channels = model.channels_for(direction)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, *, which: str = "best", **options: Any) -> "Translator":
+    def from_checkpoint(cls, path: str | Path, *, which: str = "best", weights: str = "average",
+                        **options: Any) -> "Translator":
         """Load a run folder or checkpoint file (see ``load_model``) and wrap it."""
-        return cls(load_model(path, which), **options)
+        return cls(load_model(path, which, weights=weights), **options)
 
     def __call__(self, image: ImageLike) -> Image.Image:
         return self.batch([image])[0]

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .config import Config
-from .errors import CheckpointError, require, shown
+from .errors import CheckpointError, ConfigError, require, shown
 from .methods import method_class
 from .methods.base import generator_from_config
 from .models import size_multiple
@@ -38,20 +38,32 @@ class LoadedModel:
     path: Path
     fixed_norm: str | None = None  # exported graphs: the inference mode baked into them
     input_palette: list[list[int]] | None = None  # class colours when the inputs are label maps
+    weights: str = "live"  # "average" when the generators are the run's weight average (train.ema_decay)
 
     def channels_for(self, direction: str) -> tuple[int, int]:
         return self.channels if direction == "AtoB" else (self.channels[1], self.channels[0])
 
 
-def load_model(path: str | Path, which: str = "best", device: str | torch.device = "cpu") -> LoadedModel:
+WEIGHTS = ("average", "live")
+
+
+def load_model(path: str | Path, which: str = "best", device: str | torch.device = "cpu",
+               weights: str = "average") -> LoadedModel:
     """Rebuild the generator(s) of a run folder or checkpoint file.
 
     Args:
         path: run folder (uses ``checkpoints/best.pt``, else ``latest.pt``) or a checkpoint file.
         which: best or latest, for run folders.
+        weights: ``average`` takes the weight average where the run kept one (``train.ema_decay``), the
+            model every command uses; ``live`` takes the trained weights themselves, to see what the
+            average changes (both come from the same training, so no second run is needed).
     """
+    if weights not in WEIGHTS:
+        raise ConfigError(f"weights '{weights}' is not one of {', '.join(WEIGHTS)}")
     if Path(path).is_file():
         if detect_kind(Path(path)) is not None:
+            if weights == "live":
+                raise ConfigError(f"{shown(path)}: an exported model holds one set of weights; --weights live needs a run folder or checkpoint")
             return _load_exported_model(Path(path), device)
     file = find_model_checkpoint(path, which)
     state = load_checkpoint(file, map_location="cpu")
@@ -59,9 +71,10 @@ def load_model(path: str | Path, which: str = "best", device: str | torch.device
     method = state.get("method", cfg.model.method)
     in_ch, out_ch = (int(c) for c in state["channels"])
     generators: dict[str, nn.Module] = {}
+    used = "live"
     for direction, key in method_class(method).generator_keys.items():
-        if f"{key}_ema" in state["networks"]:  # train.ema_decay > 0: the weight average is the model
-            key = f"{key}_ema"
+        if weights == "average" and f"{key}_ema" in state["networks"]:  # train.ema_decay > 0: the average is the model
+            key, used = f"{key}_ema", "average"
         if key not in state["networks"]:
             continue
         channels = (in_ch, out_ch) if direction == "AtoB" else (out_ch, in_ch)
@@ -74,7 +87,7 @@ def load_model(path: str | Path, which: str = "best", device: str | torch.device
     if not generators:
         raise CheckpointError(f"{shown(file)}: holds no generator weights")
     return LoadedModel(cfg, method, (in_ch, out_ch), generators, int(state.get("step", 0)), file,
-                       input_palette=state.get("input_palette"))
+                       input_palette=state.get("input_palette"), weights=used)
 
 
 def _load_exported_model(path: Path, device: str | torch.device) -> LoadedModel:

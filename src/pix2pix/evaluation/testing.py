@@ -60,13 +60,14 @@ def run_test(
     progress: bool = True,
     precision: str | None = None,
     compile: bool | str | None = None,
+    weights: str = "average",
 ) -> TestResult:
     """Translate every pair of ``split``; write images, metrics.json and index.html.
 
     Returns the mean metrics (L1 and MSE on the 0-1 scale, PSNR in dB, SSIM).
     Unpaired methods are tested per direction (see ``run_unpaired_test``).
     """
-    model = load_model(run, which)
+    model = load_model(run, which, weights=weights)
     folder = Path(out) if out else RunPaths(Path(run)).results / split
     if method_class(model.method).data_kind == "unpaired":
         return run_unpaired_test(model, data, split, folder, norm=norm, limit=limit, progress=progress)
@@ -111,6 +112,7 @@ def _report_header(split: str, data: object, model: LoadedModel, translator: Tra
         "method": model.method,
         "checkpoint": str(model.path),
         "step": model.step,
+        "weights": model.weights,
         "inference": {"norm": translator.norm, "seed": translator.seed, "scale": translator.scale},
     }
 
