@@ -73,7 +73,12 @@ def run_task(task: str, seed: int, args: argparse.Namespace) -> dict[str, object
         print(f"  {task} seed {seed}: trained in {time.time() - started:.0f} s", flush=True)
     pix2pix("test", run, args.data, "--split", "test", "--no-progress", log=log)
     metrics = json.loads((run / "results" / "test" / "metrics.json").read_text())
-    return {"step": metrics["step"], "ours": metrics["mean"], "baselines": metrics["baselines"]}
+    result = {"step": metrics["step"], "ours": metrics["mean"], "baselines": metrics["baselines"]}
+    if args.live:  # the trained weights beside their average (train.ema_decay): what the average changes
+        pix2pix("test", run, args.data, "--split", "test", "--weights", "live", "--out", run / "results" / "test-live",
+                "--no-progress", log=log)
+        result["live"] = json.loads((run / "results" / "test-live" / "metrics.json").read_text())["mean"]
+    return result
 
 
 def grid(work: Path, seed: int, out: Path, rows: int = 3) -> None:
@@ -106,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--set", action="append", default=[], help="an extra setting for every run")
     parser.add_argument("--work", type=Path, default=Path("photo-tasks"), help="run folders (kept: reruns only test)")
+    parser.add_argument("--live", action="store_true",
+                        help="also score each run's trained weights, not only their average (pix2pix test --weights live)")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--grid", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -130,6 +137,12 @@ def main(argv: list[str] | None = None) -> int:
         spread = {k: mean_sd([r["ours"][k] for r in runs]) for k in runs[0]["ours"]}
         print(f"{'':<22}ours: " + ", ".join(f"{k} {v}" for k, v in spread.items()))
         summary[task] = {"passed": passed, "check": text, "steps": steps, "ours": ours, "baselines": base, "runs": runs}
+        if all("live" in r for r in runs):
+            live = {k: float(np.mean([r["live"][k] for r in runs])) for k in runs[0]["live"]}
+            live_text, live_passed = check(task, live, base)
+            print(f"{'':<15}live  {'PASS' if live_passed else 'FAIL'}  {live_text}")
+            print(f"{'':<22}live: " + ", ".join(f"{k} {mean_sd([r['live'][k] for r in runs])}" for k in runs[0]["live"]))
+            summary[task].update(live=live, live_check=live_text, live_passed=live_passed)
     if args.json:
         args.json.write_text(json.dumps({"cpu": cpu_model(), "minutes": args.minutes, "seeds": args.seeds,
                                          "size": args.size, "tasks": summary}, indent=2) + "\n")
