@@ -300,8 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", help="dataset folder or demo:shapes")
     p.add_argument("--split", default="test", help="split to translate (default: test)")
     p.add_argument("--checkpoint", default="best", help="best or latest (run folders; default: best)")
-    p.add_argument("--weights", default="average", choices=["average", "live"],
-                   help="the weight average when the run kept one (train.ema_decay; default), or the trained weights")
+    _add_weights_option(p)
     p.add_argument("--out", help="output folder (default: RUN/results/SPLIT)")
     p.add_argument("--norm", choices=["paper", "eval"], help="inference mode (default: the run's inference.norm)")
     p.add_argument("--limit", type=_positive_int, help="translate only the first N pairs")
@@ -315,8 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder (outputs are named after the inputs: NAME.png)")
     p.add_argument("--direction", default="AtoB", choices=["AtoB", "BtoA"], help="CycleGAN: which generator (default: AtoB)")
     p.add_argument("--checkpoint", default="best", help="best or latest (run folders; default: best)")
-    p.add_argument("--weights", default="average", choices=["average", "live"],
-                   help="the weight average when the run kept one (train.ema_decay; default), or the trained weights")
+    _add_weights_option(p)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--norm", choices=["paper", "eval"], help="inference mode (default: the run's inference.norm)")
     p.add_argument("--scale", choices=["train", "native"], help="resize to the training scale (default) or run at native size")
@@ -404,6 +402,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_task_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", choices=["paired", "colorization", "inpainting", "superres", "denoise", "edges"],
                    help="paired (the default) or a task that makes its input from photos alone (sets data.task and its preset)")
+
+
+def _add_weights_option(p: argparse.ArgumentParser) -> None:
+    """test and translate: which generator weights of a run (model_files.WEIGHTS)."""
+    p.add_argument("--weights", default="average", choices=["average", "live"],
+                   help="the weight average when the run kept one (train.ema_decay; default), or the trained weights")
 
 
 def _add_speed_options(p: argparse.ArgumentParser) -> None:
