@@ -97,7 +97,8 @@ def test_presets_set_lambda_and_yield_to_set():
     assert load_config(preset="colorization").loss.lambda_l1 == 30
     assert load_config(preset="seg2photo").loss.lambda_l1 == 125
     assert load_config(None, ["loss.lambda_l1=60"], preset="edges2photo").loss.lambda_l1 == 60
-    assert set(PRESETS) == {"paper", "seg2photo", "edges2photo", "colorization", "inpainting", "restoration"}
+    assert set(PRESETS) == {"paper", "seg2photo", "edges2photo", "colorization", "colour_classes", "inpainting",
+                            "restoration"}
     with pytest.raises(ConfigError, match="unknown preset"):
         load_config(preset="nope")
 

@@ -39,8 +39,9 @@ def _cfg(task: str, *extra: str):
                        [f"data.task={task}", *extra])
 
 
-@pytest.mark.parametrize("task, extra", [(t, ()) for t in TASKS] + [("colorization", ("model.colorization_output=rgb",))],
-                         ids=TASKS + ["colorization-rgb"])
+@pytest.mark.parametrize("task, extra", [(t, ()) for t in TASKS] + [("colorization", (f"model.colorization_output={o}",))
+                                                                     for o in ("rgb", "ab")],
+                         ids=TASKS + ["colorization-rgb", "colorization-ab"])
 def test_task_trains_resumes_exactly_tests_translates_and_exports(task: str, extra: tuple[str, ...], tmp_path: Path, cli):
     data = _photos(tmp_path / "photos")
     straight = train(_cfg(task, "train.max_steps=4", *extra), data, tmp_path / "straight", progress=False)
@@ -67,7 +68,7 @@ def test_task_trains_resumes_exactly_tests_translates_and_exports(task: str, ext
 
 
 @pytest.mark.parametrize("task, expected", [("superres", {"lambda_gan": 0.0, "ngf": 32, "dropout": 0.0, "lr_g": 1e-3}),
-                                            ("colorization", {"lambda_gan": 1.0, "lambda_l1": 30.0})])
+                                            ("colorization", {"lambda_gan": 0.0, "colorization_output": "bins"})])
 def test_task_flag_applies_its_preset_and_set_wins(task: str, expected: dict, tmp_path: Path, cli):
     data = _photos(tmp_path / "photos")
     sets = [a for s in tiny_overrides(train__max_steps=1) if not s.startswith("model.ngf") for a in ("--set", s)]
@@ -148,7 +149,8 @@ def test_check_data_reports_photos_and_warns_about_ab_files(tmp_path: Path, cli,
     assert r.code == 0 and "3 photos, 20x20" in r.out and "twice as wide" not in r.err
 
 
-def test_lab_colorization_keeps_the_input_lightness_and_converts_as_scikit_image(tmp_path: Path):
+@pytest.mark.parametrize("output", ["ab", "bins"])
+def test_lab_colorization_keeps_the_input_lightness_and_converts_as_scikit_image(output: str, tmp_path: Path):
     if not IN_CI:
         pytest.importorskip("skimage")
     import torch
@@ -164,11 +166,13 @@ def test_lab_colorization_keeps_the_input_lightness_and_converts_as_scikit_image
     reference = color.rgb2lab(np.stack([grey] * 3, axis=-1))[..., 0]
     assert np.abs(lightness(torch.tensor(grey)[None, None].float())[0, 0].numpy() - reference).max() < 1e-3
     data = _photos(tmp_path / "photos")
-    train(_cfg("colorization", "train.max_steps=2", "model.colorization_output=ab"), data, tmp_path / "run", progress=False)
+    train(_cfg("colorization", "train.max_steps=2", f"model.colorization_output={output}"), data, tmp_path / "run",
+          progress=False)
     translator = Translator.from_checkpoint(tmp_path / "run")
-    from pix2pix.models.colour import LabColorization
+    from pix2pix.models.colour import BinnedColorization, LabColorization
 
-    assert any(isinstance(m, LabColorization) for m in translator.net.modules())  # the model predicts ab
+    kind = {"ab": LabColorization, "bins": BinnedColorization}[output]
+    assert any(isinstance(m, kind) for m in translator.net.modules())  # the model predicts ab, or its bins
     grey_photo = np.asarray(Image.open(data / "IMG_0002.jpg").convert("L"))
     out = np.asarray(translator(Image.fromarray(grey_photo)))
     out_l = color.rgb2lab(out / 255.0)[..., 0]
@@ -191,3 +195,71 @@ def test_restoration_starts_from_its_input(task: str):
     x = torch.rand(2, 3, 32, 32) * 1.6 - 0.8
     with torch.no_grad():
         assert (net.eval()(x) - x).abs().mean() < 0.1
+
+
+def _binned(temperature: float = 0.38, rebalance: float = 0.0):
+    import torch
+
+    from pix2pix.models.colour import BinnedColorization
+
+    class Fixed(torch.nn.Module):  # a 'network' whose output is a given tensor, to probe decode and loss
+        def __init__(self) -> None:
+            super().__init__()
+            self.out = torch.nn.Parameter(torch.zeros(1, BinnedColorization.channels(), 4, 4))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.out.expand(x.shape[0], -1, -1, -1)
+
+    return BinnedColorization(Fixed(), temperature, rebalance)
+
+
+def test_colour_bins_decode_with_the_annealed_mean_and_convert_ab_as_scikit_image():
+    import torch
+    from skimage import color
+
+    from pix2pix.models.colour import AB_BINS, rgb_to_ab
+
+    rgb = np.random.default_rng(0).random((6, 6, 3))
+    ab = rgb_to_ab(torch.tensor(rgb).permute(2, 0, 1)[None].float())[0].permute(1, 2, 0).numpy()
+    assert np.abs(ab - color.rgb2lab(rgb)[..., 1:]).max() < 0.05
+    logits = torch.full((1, 2, len(AB_BINS), 1, 1), -4.0)
+    logits[0, 0, 13], logits[0, 0, 16] = 4.0, 3.0  # a: most mass at +20, some at +50; b: uniform
+    logits[0, 1] = 0.0
+    mean, mode = _binned(1.0).decode(logits)[0, :, 0, 0], _binned(0.05).decode(logits)[0, :, 0, 0]
+    assert abs(float(mode[0]) - 20.0) < 0.5 and abs(float(mean[0]) - 20.0) > 3  # T -> 0: the mode, T = 1: the mean
+    assert abs(float(mean[1])) < 1e-3 and abs(float(mode[1])) < 1e-3  # uniform over symmetric bins: 0 either way
+
+
+def test_colour_bins_cross_entropy_learns_the_colour_and_rebalance_weighs_rare_colours_up():
+    import torch
+
+    from pix2pix.models.colour import rgb_to_ab
+
+    net = _binned()
+    x = torch.zeros(1, 1, 4, 4)
+    red = torch.tensor([0.8, 0.2, 0.2]).view(1, 3, 1, 1).expand(1, 3, 4, 4) * 2 - 1
+    opt = torch.optim.Adam(net.parameters(), 0.05)
+    for _ in range(60):
+        out, loss = net.train()(x, red)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(loss.detach()) < 2.5 and net.eval()(x).shape == (1, 3, 4, 4)
+    target_ab = rgb_to_ab((red + 1) / 2)[0, :, 0, 0]
+    learned = net.decode(net.logits(x))[0, :, 0, 0]
+    assert (learned - target_ab).abs().max() < 5  # the decoded ab is the target's colour
+    # rebalancing: after seeing mostly grey, a red pixel's loss is weighed up against a grey one's
+    balanced = _binned(rebalance=0.5).train()
+    grey = torch.zeros(1, 3, 4, 4)
+    mostly_grey = grey.clone()
+    mostly_grey[..., 0, 0] = red[..., 0, 0]
+    balanced(x, mostly_grey)  # the prior: 15 grey pixels, 1 red
+    assert balanced.prior[0].argmax() == 11  # a = 0 dominates
+    balanced.eval()  # scoring only: eval mode leaves the prior as it is
+    logits = balanced.logits(x)
+    with torch.no_grad():
+        loss_red = balanced.cross_entropy(logits, rgb_to_ab((red + 1) / 2).expand(1, 2, 4, 4))
+        loss_grey = balanced.cross_entropy(logits, rgb_to_ab((grey + 1) / 2))
+        unweighted = _binned().eval()
+        assert loss_red / loss_grey > 3 * unweighted.cross_entropy(logits, rgb_to_ab((red + 1) / 2).expand(1, 2, 4, 4)) / \
+            unweighted.cross_entropy(logits, rgb_to_ab((grey + 1) / 2))

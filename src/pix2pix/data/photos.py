@@ -33,7 +33,7 @@ from .unpaired import FileImages, ImageSource, SideReport
 PHOTO_TASKS = ("colorization", "inpainting", "superres", "denoise", "edges")
 # Restoration tasks run at the photo's own resolution, whatever inference.scale says.
 NATIVE_SCALE_TASKS = ("inpainting", "superres", "denoise")
-TASK_PRESETS = {"colorization": "colorization", "inpainting": "inpainting", "edges": "edges2photo",
+TASK_PRESETS = {"colorization": "colour_classes", "inpainting": "inpainting", "edges": "edges2photo",
                 "superres": "restoration", "denoise": "restoration"}
 
 

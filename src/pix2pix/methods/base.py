@@ -166,20 +166,23 @@ def generator_from_config(cfg: "Config", in_channels: int, out_channels: int) ->
     """The configured generator (uninitialised): shared by methods and the model loader."""
     from ..models import build_generator
 
-    from ..models.colour import LabColorization
+    from ..models.colour import BinnedColorization, LabColorization
     from ..models.generators import InpaintingComposite, ResidualComposite
 
     m = resolve(cfg).model
-    lab = cfg.data.task == "colorization" and m.colorization_output == "ab"
+    colour = m.colorization_output if cfg.data.task == "colorization" else "rgb"
+    channels = {"ab": 2, "bins": BinnedColorization.channels()}.get(colour, out_channels)
     net = build_generator(
-        m.generator, in_channels=in_channels, out_channels=2 if lab else out_channels, ngf=m.ngf, norm=m.norm,
+        m.generator, in_channels=in_channels, out_channels=channels, ngf=m.ngf, norm=m.norm,
         dropout=m.dropout, image_size=cfg.data.crop_size, upsample=m.upsample,
     )
     if cfg.data.task == "inpainting":
         return InpaintingComposite(net)
     if cfg.data.task in ("superres", "denoise"):
         return ResidualComposite(net)
-    return LabColorization(net) if lab else net
+    if colour == "bins":
+        return BinnedColorization(net, m.colour_temperature, m.colour_rebalance)
+    return LabColorization(net) if colour == "ab" else net
 
 
 def discriminator_from_config(cfg: "Config", in_channels: int) -> nn.Module:

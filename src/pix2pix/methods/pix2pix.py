@@ -21,7 +21,7 @@ from torch import nn
 
 from ..config import Config
 from ..errors import ConfigError
-from ..models import init_weights, run_padded, size_multiple, unwrap
+from ..models import init_weights, pad_to_multiple, run_padded, size_multiple, unwrap
 from ..models.augment import AdaptiveAugment, diff_augment, parse_policy
 from ..models.discriminators import judge
 from ..models.losses import (d_loss_scales, feature_matching, g_loss_scales, gradient_penalty,
@@ -78,7 +78,7 @@ def pix2pix_step(
         return diff_augment(pair, terms.augment, split, augment_p) if terms.augment else pair
 
     with runtime.autocast():
-        fake_b = run_padded(G, real_a, size_multiple(G))  # (B, C_out, H, W)
+        fake_b, own_loss = _generate(G, real_a, real_b)  # (B, C_out, H, W)
 
     losses: dict[str, torch.Tensor] = {}
     adversarial = terms.lambda_gan > 0
@@ -88,7 +88,7 @@ def pix2pix_step(
     # update G: fool D (when it is used) and stay close to the target (L1)
     D.requires_grad_(False)
     opt_G.zero_grad(set_to_none=True)
-    loss_g_l1 = F.l1_loss(fake_b.float(), real_b.float()) * terms.lambda_l1
+    loss_g_l1 = (own_loss if own_loss is not None else F.l1_loss(fake_b.float(), real_b.float())) * terms.lambda_l1
     loss_g = loss_g_l1
     if adversarial:
         with runtime.autocast():  # plain D: its parameters get no gradient here, so no DDP sync
@@ -113,6 +113,16 @@ def pix2pix_step(
     losses.update(loss_G=loss_g.detach(), loss_G_L1=loss_g_l1.detach())
     losses.update(fingerprints(fake_b, real_b))
     return losses
+
+
+def _generate(G: nn.Module, real_a: torch.Tensor, real_b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """G's output for any size, and its own reconstruction loss where it scores itself (colour classes)."""
+    multiple = size_multiple(G)
+    if not getattr(unwrap(G), "scores_itself", False):
+        return run_padded(G, real_a, multiple), None
+    height, width = real_a.shape[-2:]
+    fake_b, loss = G(pad_to_multiple(real_a, multiple), pad_to_multiple(real_b, multiple))
+    return fake_b[..., :height, :width], loss
 
 
 def _update_d(D: nn.Module, opt_D: torch.optim.Optimizer, real_a: torch.Tensor, real_b: torch.Tensor,

@@ -174,7 +174,13 @@ class ResnetGenerator(nn.Module):
 
 
 class TaskComposite(nn.Module):
-    """A generator wrapped with a photo task's fixed input/output arithmetic; pads as its net does."""
+    """A generator wrapped with a photo task's fixed input/output arithmetic; pads as its net does.
+
+    ``scores_itself``: forward(x, target) returns (output, reconstruction loss), for outputs whose
+    loss is not an L1 on the image (colour classes); the paired step then uses that loss in L1's place.
+    """
+
+    scores_itself = False
 
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
