@@ -19,6 +19,7 @@ from .generators import TaskComposite
 # D65 white point and the sRGB primaries (IEC 61966-2-1), as scikit-image's rgb2lab / lab2rgb.
 WHITE = (0.95047, 1.0, 1.08883)
 XYZ_TO_RGB = ((3.2404542, -1.5371385, -0.4985314), (-0.9692660, 1.8760108, 0.0415560), (0.0556434, -0.2040259, 1.0572252))
+RGB_TO_XYZ = ((0.412453, 0.357580, 0.180423), (0.212671, 0.715160, 0.072169), (0.019334, 0.119193, 0.950227))
 AB_RANGE = 110.0  # tanh's (-1, 1) -> ab in (-110, 110), which holds the sRGB gamut
 _EPS = 6.0 / 29.0
 
@@ -32,11 +33,14 @@ def linear_to_srgb(c: torch.Tensor) -> torch.Tensor:
     return torch.where(c <= 0.0031308, 12.92 * c, 1.055 * c.clamp(min=0.0031308) ** (1 / 2.4) - 0.055)
 
 
+def _lab_f(t: torch.Tensor) -> torch.Tensor:
+    """CIE Lab's f: a cube root, linear near 0."""
+    return torch.where(t > _EPS**3, t.clamp(min=_EPS**3) ** (1 / 3), t / (3 * _EPS**2) + 4 / 29)
+
+
 def lightness(grey: torch.Tensor) -> torch.Tensor:
     """Lab L (0-100) of a grey image in [0, 1] (its value taken as gamma-encoded luminance)."""
-    y = srgb_to_linear(grey)
-    f = torch.where(y > _EPS**3, y.clamp(min=_EPS**3) ** (1 / 3), y / (3 * _EPS**2) + 4 / 29)
-    return 116 * f - 16
+    return 116 * _lab_f(srgb_to_linear(grey)) - 16
 
 
 def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
@@ -52,15 +56,21 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     return linear_to_srgb(rgb.clamp(0, 1)).clamp(0, 1)
 
 
+def with_input_lightness(x: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+    """RGB in [-1, 1] (fp32) of the grey input ``x`` (in [-1, 1]) coloured by ``ab`` (Lab units).
+
+    Computed in fp32 under any autocast: the colour conversion's powers lose too much in bf16."""
+    with torch.autocast(x.device.type, enabled=False):
+        l = lightness((x[:, :1].float() + 1) / 2)
+        return lab_to_rgb(torch.cat([l, ab.float()], dim=1)) * 2 - 1
+
+
 class LabColorization(TaskComposite):
     """Grey in [-1, 1] -> RGB in [-1, 1], ``net`` predicting Lab's ab (2 channels, tanh) from it."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         ab = self.net(x)
-        with torch.autocast(x.device.type, enabled=False):  # the colour conversion in fp32 under bf16 autocast
-            l = lightness((x[:, :1].float() + 1) / 2)
-            rgb = lab_to_rgb(torch.cat([l, ab.float() * AB_RANGE], dim=1))
-        return (rgb * 2 - 1).to(ab.dtype)
+        return with_input_lightness(x, ab.float() * AB_RANGE).to(ab.dtype)
 
 
 # ab classification (Zhang, Isola & Efros, "Colorful Image Colorization", 2016), per channel.
@@ -114,9 +124,8 @@ class BinnedColorization(TaskComposite):
     def forward(self, x: torch.Tensor, target: torch.Tensor | None = None) -> Any:
         """RGB; with ``target`` (RGB, training) also the class-rebalanced cross-entropy."""
         logits = self.logits(x)
-        with torch.autocast(x.device.type, enabled=False):
-            l = lightness((x[:, :1].float() + 1) / 2)
-            rgb = (lab_to_rgb(torch.cat([l, self.decode(logits)], dim=1)) * 2 - 1).to(x.dtype)
+        with torch.autocast(x.device.type, enabled=False):  # decoding and the loss in fp32 too
+            rgb = with_input_lightness(x, self.decode(logits)).to(x.dtype)
             if target is None:
                 return rgb
             return rgb, self.cross_entropy(logits, rgb_to_ab((target.float() + 1) / 2))
@@ -142,11 +151,7 @@ class BinnedColorization(TaskComposite):
 
 def rgb_to_ab(rgb: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) sRGB in [0, 1] -> (B, 2, H, W) Lab ab (D65), as scikit-image's rgb2lab."""
-    linear = srgb_to_linear(rgb.clamp(0, 1))
-    matrix = torch.linalg.inv(torch.tensor(XYZ_TO_RGB, dtype=torch.float64)).to(rgb.dtype).to(rgb.device)
-    xyz = torch.einsum("ij,bjhw->bihw", matrix, linear)
-    f = []
-    for i, white in enumerate(WHITE):
-        t = xyz[:, i:i + 1] / white
-        f.append(torch.where(t > _EPS**3, t.clamp(min=_EPS**3) ** (1 / 3), t / (3 * _EPS**2) + 4 / 29))
-    return torch.cat([500 * (f[0] - f[1]), 200 * (f[1] - f[2])], dim=1)
+    matrix = torch.tensor(RGB_TO_XYZ, dtype=rgb.dtype, device=rgb.device)
+    xyz = torch.einsum("ij,bjhw->bihw", matrix, srgb_to_linear(rgb.clamp(0, 1)))
+    fx, fy, fz = (_lab_f(xyz[:, i:i + 1] / white) for i, white in enumerate(WHITE))
+    return torch.cat([500 * (fx - fy), 200 * (fy - fz)], dim=1)
