@@ -103,6 +103,14 @@ def test_presets_set_lambda_and_yield_to_set():
         load_config(preset="nope")
 
 
+def test_a_task_only_preset_refuses_other_tasks():
+    # on paired data colour_classes would silently mean L1-only training
+    with pytest.raises(ConfigError, match="--preset colour_classes is for data.task=colorization"):
+        load_config(preset="colour_classes")
+    cfg = load_config(None, ["data.task=colorization"], preset="colour_classes")
+    assert cfg.loss.lambda_gan == 0 and cfg.model.colorization_output == "bins"
+
+
 def test_resumable_keys_exist():
     fields = {f"{s}.{k}" for s, section in Config().to_dict().items() for k in section}
     assert RESUMABLE_KEYS <= fields

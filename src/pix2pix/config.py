@@ -483,6 +483,10 @@ PRESETS: dict[str, dict[str, str]] = {
     "restoration": {"loss.lambda_gan": "0", "model.dropout": "0", "model.ngf": "32", "train.lr_g": "0.001"},
 }
 
+# Presets that only make sense for one task: elsewhere their settings would silently mean
+# something else (colour_classes on paired data would be L1-only training, no colour classes).
+PRESET_TASKS: dict[str, str] = {"colour_classes": "colorization"}
+
 
 def _section_types() -> dict[str, type]:
     hints = typing.get_type_hints(Config)
@@ -601,7 +605,13 @@ def load_config(
             raise ConfigError(f"--preset: unknown preset '{name}' (valid: {', '.join(PRESETS)})")
         preset_overrides += [f"{k}={v}" for k, v in PRESETS[name].items()]
     raw = apply_overrides(raw, preset_overrides + list(overrides or []))
-    return Config.from_dict(raw)
+    cfg = Config.from_dict(raw)
+    for name in [preset] if isinstance(preset, str) else list(preset or []):
+        task = PRESET_TASKS.get(name)
+        if task is not None and cfg.data.task != task:
+            raise ConfigError(f"--preset {name} is for data.task={task} (train with --task {task}), "
+                              f"not data.task={cfg.data.task}")
+    return cfg
 
 
 def changed_keys(old: Config, new: Config) -> list[str]:
