@@ -94,7 +94,7 @@ def load_pairs(folder: Path, size: int, direction: str) -> list[tuple[str, np.nd
 # ---------------------------------------------------------------------- scoring
 def score(outputs: list[np.ndarray], targets: list[np.ndarray], direction: str, levels: int) -> dict[str, float]:
     """One scorer for both sides."""
-    from pix2pix.evaluation.checkerboard import checkerboard_ratio
+    from pix2pix.evaluation.checkerboard import checkerboard_by_period
     from pix2pix.metrics import image_metrics, mean_metrics
 
     result = mean_metrics([image_metrics(o, t) for o, t in zip(outputs, targets)])
@@ -106,7 +106,9 @@ def score(outputs: list[np.ndarray], targets: list[np.ndarray], direction: str, 
         matrix = sum(confusion(palette, o, t) for o, t in zip(outputs, targets))
         seg = segmentation_scores(palette, matrix)
         result.update(pixel_accuracy=seg["pixel_accuracy"], class_accuracy=seg["mean_class_accuracy"], mean_IoU=seg["mean_IoU"])
-    result["checkerboard"] = checkerboard_ratio(zip(outputs, targets), levels)
+    by_period = checkerboard_by_period(list(zip(outputs, targets)), levels)
+    result["checkerboard"] = float(np.mean(list(by_period.values())))
+    result.update({f"checkerboard_{p}px": ratio for p, ratio in by_period.items()})  # where it departs from the photos
     return result
 
 
@@ -226,7 +228,7 @@ def time_to_quality(curves: list[list[tuple[float, float]]], threshold: float) -
 
 
 def summarise(direction: str, results: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    metrics = list(results["ref"][0]["scores"])
+    metrics = [k for k in results["ref"][0]["scores"] if k in results["ours"][0]["scores"]]  # a cached ref may lack new ones
     summary: dict[str, Any] = {"direction": direction, "seeds": len(results["ref"])}
     for name in metrics:
         ref = [r["scores"][name] for r in results["ref"]]
