@@ -33,6 +33,7 @@ def _vgg_file(tmp_path: Path) -> Path:
 
 OPTIONS = {
     "resize_conv": ["model.upsample=resize_conv"],
+    "pixel_shuffle": ["model.upsample=pixel_shuffle"],
     "ema": ["train.ema_decay=0.9"],
     "diffaugment": ["train.d_augment=color,translation,cutout"],
     "adaptive_augment": ["train.d_augment=translation", "train.d_augment_adaptive=true", "train.d_augment_p=0.2"],
@@ -141,6 +142,24 @@ def test_resize_conv_changes_the_layers_transposed_keeps_the_pinned_count():
     assert resized(torch.randn(1, 3, 256, 256)).shape == (1, 3, 256, 256)
     with pytest.raises(ConfigError, match="model.upsample"):
         load_config(None, ["model.upsample=bilinear"])
+
+
+def test_pixel_shuffle_starts_as_nearest_upsampling_and_can_learn_the_finest_period():
+    from pix2pix.models.generators import SubPixelUpsample
+    from pix2pix.models.init import init_weights
+
+    net = build_generator("unet_128", in_channels=3, out_channels=3, ngf=8, norm="batch", dropout=0.5,
+                          image_size=128, upsample="pixel_shuffle")
+    init_weights(net, "normal", 0.02)  # the model's init must keep ICNR's tied phases
+    layer = net.decoder[0][1]
+    assert isinstance(layer, SubPixelUpsample)
+    x = torch.randn(1, 16, 8, 8)
+    out = layer(x)  # (1, 3, 16, 16): every 2x2 block one value at the start, so no checkerboard
+    assert out.shape == (1, 3, 16, 16)
+    assert torch.equal(out, torch.nn.functional.interpolate(out[..., ::2, ::2], scale_factor=2, mode="nearest"))
+    with torch.no_grad():
+        layer.conv.bias[1::4] += 1.0  # one phase alone: the finest-period pattern resize_conv cannot draw
+    assert not torch.allclose(layer(x)[..., ::2, ::2], layer(x)[..., ::2, 1::2])
 
 
 def test_diffaugment_keeps_pairs_aligned_and_lets_gradients_through():

@@ -148,10 +148,12 @@ class ModelConfig:
     init: Literal["normal", "xavier", "kaiming", "orthogonal"] = "normal"
     init_gain: float = 0.02
     # Generator x2 upsampling: the papers' transposed convolutions, or nearest
-    # resize + 3x3 conv against checkerboard artifacts (Odena et al., 2016).
+    # resize + 3x3 conv against checkerboard artifacts (Odena et al., 2016), or
+    # pixel_shuffle: a sub-pixel 3x3 conv with ICNR init (Aitken et al., 2017), artifact-free at
+    # the start yet with a kernel per output phase for fine detail.
     # auto: the method's (pix2pix's best recipe: resize_conv, README "Quality: the recipe";
     # transposed in the papers and for CycleGAN and CUT).
-    upsample: Literal["auto", "transposed", "resize_conv"] = "auto"
+    upsample: Literal["auto", "transposed", "resize_conv", "pixel_shuffle"] = "auto"
     # data.task=colorization, what G predicts from the grey image (L is the input's, converted
     # back to RGB inside the model, so everything else sees RGB): bins = a distribution over
     # bins of a and of b, trained with cross-entropy (weighted by loss.lambda_l1 in place of L1)

@@ -19,11 +19,39 @@ from .padding import size_multiple
 from .registry import register_generator
 
 
-UPSAMPLE_KINDS = ("transposed", "resize_conv")
+UPSAMPLE_KINDS = ("transposed", "resize_conv", "pixel_shuffle")
+
+
+class SubPixelUpsample(nn.Module):
+    """x2 upsampling by a 3x3 convolution to four times the channels and a pixel shuffle (Shi et al., 2016).
+
+    Each of the four output phases has its own kernel, so unlike nearest resize + conv it can
+    draw detail at the finest period; ICNR initialisation (Aitken et al., 2017, "Checkerboard
+    artifact free sub-pixel convolution") gives the phases one kernel, so it starts as
+    conv + nearest upsampling, with no checkerboard to unlearn.
+    """
+
+    def __init__(self, cin: int, cout: int, bias: bool) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout * 4, kernel_size=3, padding=1, bias=bias)
+        self.shuffle = nn.PixelShuffle(2)
+        self.icnr_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shuffle(self.conv(x))
+
+    @torch.no_grad()
+    def icnr_(self) -> None:
+        """Copy phase 0's kernel to the other three (PixelShuffle reads channel c * 4 + phase)."""
+        for param in (self.conv.weight, self.conv.bias):
+            if param is not None:
+                grouped = param.view(param.shape[0] // 4, 4, *param.shape[1:])
+                grouped.copy_(grouped[:, :1].expand_as(grouped))
 
 
 def upsampling(cin: int, cout: int, kind: str, bias: bool, transposed_kernel: int = 4) -> nn.Module:
-    """x2 upsampling layer: the paper's transposed convolution, or nearest-neighbour resize + 3x3 conv.
+    """x2 upsampling layer: the paper's transposed convolution, nearest-neighbour resize + 3x3 conv,
+    or a sub-pixel convolution (``SubPixelUpsample``).
 
     A stride-2 transposed convolution covers output pixels unevenly (kernel 4 or 3
     over stride 2), which prints a period-2 checkerboard that the network must learn
@@ -38,6 +66,8 @@ def upsampling(cin: int, cout: int, kind: str, bias: bool, transposed_kernel: in
         return nn.ConvTranspose2d(cin, cout, kernel_size=3, stride=2, padding=1, output_padding=1, bias=bias)
     if kind == "resize_conv":
         return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, kernel_size=3, padding=1, bias=bias))
+    if kind == "pixel_shuffle":
+        return SubPixelUpsample(cin, cout, bias)
     raise ConfigError(f"model.upsample: unknown kind '{kind}' (valid: {', '.join(UPSAMPLE_KINDS)})")
 
 

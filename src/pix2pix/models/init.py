@@ -28,4 +28,7 @@ def init_weights(net: nn.Module, kind: str = "normal", gain: float = 0.02) -> nn
         elif isinstance(module, nn.modules.batchnorm._BatchNorm) and module.affine:
             nn.init.normal_(module.weight, 1.0, gain)
             nn.init.zeros_(module.bias)
+    for module in net.modules():  # layers whose init has structure (sub-pixel ICNR) restore it
+        if callable(getattr(module, "icnr_", None)):
+            module.icnr_()
     return net
