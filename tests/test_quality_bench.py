@@ -1,0 +1,94 @@
+"""`pix2pix bench --quality`: the frozen paper reference is pinned, and the quick mode runs end to end as CI runs it."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from paper_reference import RECIPE, PaperRecipe, unet_depth  # noqa: E402
+from quality import pooled_gap, summarise, time_to_quality  # noqa: E402
+
+
+def test_the_reference_is_the_papers_recipe_and_reads_no_project_default():
+    assert RECIPE == {
+        "generator": "unet (research UnetGenerator, transposed convolutions)", "norm": "batch", "dropout": 0.5,
+        "discriminator": "70x70 PatchGAN (NLayerDiscriminator, n_layers=3)", "gan_loss": "vanilla (BCE with logits)",
+        "lambda_l1": 100.0, "lr": 2e-4, "betas": (0.5, 0.999), "batch_size": 1, "precision": "fp32", "init_gain": 0.02,
+        "load_to_crop": 286 / 256, "flip": True, "test_mode": "train (batch statistics, dropout on)",
+    }
+    assert unet_depth(128) == 7 and unet_depth(256) == 8
+    recipe = PaperRecipe(128, seed=0)
+    modules = list(recipe.G.modules())
+    assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in modules)
+    assert not any(isinstance(m, (torch.nn.Upsample, torch.nn.PixelShuffle)) for m in modules)
+    assert sum(isinstance(m, torch.nn.Dropout) and m.p == 0.5 for m in modules) == 2  # unet_128: depth - 5 blocks
+    assert sum(p.numel() for p in recipe.D.parameters()) == 2_768_705  # the 70x70 PatchGAN on 6 channels
+    assert all(g["lr"] == 2e-4 and g["betas"] == (0.5, 0.999) for o in (recipe.opt_G, recipe.opt_D) for g in o.param_groups)
+    assert all(p.dtype == torch.float32 for p in recipe.G.parameters())
+    for name in ("paper_reference.py", "research_nets.py", "reference.py"):  # the reference imports nothing of ours
+        tree = ast.parse((REPO / "benchmarks" / name).read_text())
+        imported = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert not any(m.split(".")[0] == "pix2pix" for m in imported), name
+
+
+def test_summary_gap_and_time_to_quality():
+    assert pooled_gap([1.0, 1.2], [2.0, 2.2]) == pytest.approx(1.0 / np.std([1.0, 1.2], ddof=1))
+    assert pooled_gap([1.0], [2.0]) is None
+    values = [0.3, 0.1, 0.1, 0.4, 0.4, 0.1, 0.1, 0.1]  # dips below early, comes back up, then stays down
+    curves = [[(10 * (i + 1), v) for i, v in enumerate(values)]] * 2
+    assert time_to_quality(curves, 0.19) == 70  # smoothed: .23 .17 .20 .30 .30 .20 .10 .10: below for good from 70 s
+    assert time_to_quality(curves, 0.01) is None
+    run = {"steps": 1, "startup_s": 0.0, "val_L1": 0.2, "curve": [(10, 0.1)]}
+    cached_ref = {**run, "scores": {"L1": 0.2, "checkerboard": 1.0}}  # an older cache: no per-period figures
+    ours = {**run, "scores": {"L1": 0.1, "checkerboard": 0.5, "checkerboard_2px": 0.1}}
+    summary = summarise("BtoA", {"ref": [cached_ref], "ours": [ours]})
+    assert summary["L1"]["ours"] == (0.1, 0.0) and "checkerboard_2px" not in summary
+
+
+def _aligned(facades: Path, root: Path) -> Path:
+    """facades-mini's A and B folders as aligned A|B files in train/ and test/, as the benchmark reads them."""
+    for split in ("train", "test"):
+        (root / split).mkdir(parents=True)
+        for a in sorted((facades / f"{split}A").glob("*.jpg")):  # trainA/N_A.jpg <-> trainB/N_B.jpg, testA/N.jpg <-> testB/N.jpg
+            left = Image.open(a).convert("RGB")
+            right = Image.open(facades / f"{split}B" / a.name.replace("_A.", "_B.")).convert("RGB").resize(left.size)
+            both = Image.new("RGB", (left.width * 2, left.height))
+            both.paste(left, (0, 0))
+            both.paste(right, (left.width, 0))
+            both.save(root / split / a.name.replace("_A.", "."), quality=95)
+    return root
+
+
+def test_quick_mode_trains_both_sides_and_writes_the_table_json_and_grid(facades: Path, tmp_path: Path):
+    data = _aligned(facades, tmp_path / "aligned")
+    figures, grid = tmp_path / "quality.json", tmp_path / "grid.png"
+    r = subprocess.run([sys.executable, "-m", "pix2pix", "bench", "--quality", "--quick", "--data", str(data),
+                        "--budget", "6", "--val-every", "5", "--json", str(figures), "--grid", str(grid)],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "quality at equal wall-clock (6 s of training each)" in r.stdout
+    line = json.loads(r.stdout.strip().splitlines()[-1])
+    assert line["quick"] is True and set(line["quality"]) == {"BtoA"}
+    written = json.loads(figures.read_text())["directions"]["BtoA"]
+    for side in ("ref", "ours"):
+        (run,) = written["runs"][side]
+        assert run["steps"] > 0 and 0 < run["scores"]["L1"] < 1 and run["scores"]["checkerboard"] > 0
+        assert {"checkerboard_2px", "checkerboard_4px"} <= set(run["scores"])
+    ours = written["runs"]["ours"][0]
+    assert ours["budget_s"] == 6 and abs(ours["train_seconds"] - 6) < 3  # stopped by its time budget
+    assert ours["other_norm"]["norm"] in ("paper", "eval") and ours["curve"]
+    picture = np.asarray(Image.open(grid))
+    assert picture.shape[:2] == (4 * 66 - 2, 4 * 66 - 2)  # input | reference | ours | target for 4 test images, 64 px
+    assert picture.std() > 5  # real pictures, not a blank canvas
