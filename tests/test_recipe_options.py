@@ -34,6 +34,7 @@ def _vgg_file(tmp_path: Path) -> Path:
 OPTIONS = {
     "resize_conv": ["model.upsample=resize_conv"],
     "pixel_shuffle": ["model.upsample=pixel_shuffle"],
+    "pixel_shuffle_outer": ["model.upsample=pixel_shuffle_outer"],
     "ema": ["train.ema_decay=0.9"],
     "diffaugment": ["train.d_augment=color,translation,cutout"],
     "adaptive_augment": ["train.d_augment=translation", "train.d_augment_adaptive=true", "train.d_augment_p=0.2"],
@@ -160,6 +161,21 @@ def test_pixel_shuffle_starts_as_nearest_upsampling_and_can_learn_the_finest_per
     with torch.no_grad():
         layer.conv.bias[1::4] += 1.0  # one phase alone: the finest-period pattern resize_conv cannot draw
     assert not torch.allclose(layer(x)[..., ::2, ::2], layer(x)[..., ::2, 1::2])
+
+
+def test_pixel_shuffle_outer_puts_sub_pixel_layers_only_where_the_finest_periods_are_drawn():
+    from pix2pix.models.generators import SubPixelUpsample
+
+    def unet(kind: str) -> torch.nn.Module:
+        return build_generator("unet_128", in_channels=3, out_channels=3, ngf=8, norm="batch", dropout=0.5,
+                               image_size=128, upsample=kind)
+
+    outer = unet("pixel_shuffle_outer")
+    kinds = [type(block[1]).__name__ for block in outer.decoder]
+    assert kinds[:2] == ["SubPixelUpsample", "SubPixelUpsample"] and all(k == "Sequential" for k in kinds[2:])
+    assert sum(isinstance(m, SubPixelUpsample) for m in unet("pixel_shuffle").modules()) == 7
+    # its weights stay near resize_conv's: the outer layers are the narrow ones
+    assert count_parameters(outer) < 1.1 * count_parameters(unet("resize_conv")) < count_parameters(unet("pixel_shuffle"))
 
 
 def test_diffaugment_keeps_pairs_aligned_and_lets_gradients_through():

@@ -19,7 +19,20 @@ from .padding import size_multiple
 from .registry import register_generator
 
 
-UPSAMPLE_KINDS = ("transposed", "resize_conv", "pixel_shuffle")
+UPSAMPLE_KINDS = ("transposed", "resize_conv", "pixel_shuffle", "pixel_shuffle_outer")
+OUTER_SHUFFLE_LAYERS = 2  # pixel_shuffle_outer: the layers that draw the 2 and 4 px periods
+
+
+def layer_upsample(kind: str, level: int) -> str:
+    """The kind for the decoder layer ``level`` steps in from the output (0 = outermost).
+
+    ``pixel_shuffle_outer`` puts sub-pixel layers where the finest periods are drawn and
+    resize_conv inside, where at batch 1 a layer costs what its weights cost and a
+    sub-pixel layer holds four times resize_conv's.
+    """
+    if kind == "pixel_shuffle_outer":
+        return "pixel_shuffle" if level < OUTER_SHUFFLE_LAYERS else "resize_conv"
+    return kind
 
 
 class SubPixelUpsample(nn.Module):
@@ -103,8 +116,8 @@ class UNet(nn.Module):
         def down(cin: int, cout: int) -> nn.Conv2d:
             return nn.Conv2d(cin, cout, kernel_size=4, stride=2, padding=1, bias=bias)
 
-        def up(cin: int, cout: int, use_bias: bool = bias) -> nn.Module:
-            return upsampling(cin, cout, upsample, use_bias)
+        def up(cin: int, cout: int, level: int, use_bias: bool = bias) -> nn.Module:
+            return upsampling(cin, cout, layer_upsample(upsample, level), use_bias)
 
         encoder: list[nn.Module] = [down(in_channels, widths[0])]
         for i in range(1, depth - 1):
@@ -114,14 +127,14 @@ class UNet(nn.Module):
 
         # decoder[i] undoes encoder[i] (maps widths[i] back to widths[i - 1]).
         decoder: dict[int, nn.Module] = {}
-        decoder[depth - 1] = nn.Sequential(nn.ReLU(), up(widths[-1], widths[-2]), make_norm(widths[-2]))
+        decoder[depth - 1] = nn.Sequential(nn.ReLU(), up(widths[-1], widths[-2], depth - 1), make_norm(widths[-2]))
         dropout_blocks = set(range(4, depth - 1))
         for i in range(depth - 2, 0, -1):
-            layers = [nn.ReLU(), up(widths[i] * 2, widths[i - 1]), make_norm(widths[i - 1])]
+            layers = [nn.ReLU(), up(widths[i] * 2, widths[i - 1], i), make_norm(widths[i - 1])]
             if dropout > 0 and i in dropout_blocks:
                 layers.append(Dropout(dropout))
             decoder[i] = nn.Sequential(*layers)
-        decoder[0] = nn.Sequential(nn.ReLU(), up(widths[0] * 2, out_channels, use_bias=True), nn.Tanh())
+        decoder[0] = nn.Sequential(nn.ReLU(), up(widths[0] * 2, out_channels, 0, use_bias=True), nn.Tanh())
         self.decoder = nn.ModuleList(decoder[i] for i in range(depth))
 
     def encode(self, x: torch.Tensor, layers: list[int]) -> list[torch.Tensor]:
@@ -186,8 +199,8 @@ class ResnetGenerator(nn.Module):
         for mult in (1, 2):
             layers += [nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1, bias=bias), make_norm(ngf * mult * 2), nn.ReLU()]
         layers += [ResnetBlock(ngf * 4, norm=norm, dropout=dropout) for _ in range(n_blocks)]
-        for mult in (4, 2):
-            layers += [upsampling(ngf * mult, ngf * mult // 2, upsample, bias, transposed_kernel=3),
+        for level, mult in ((1, 4), (0, 2)):
+            layers += [upsampling(ngf * mult, ngf * mult // 2, layer_upsample(upsample, level), bias, transposed_kernel=3),
                        make_norm(ngf * mult // 2), nn.ReLU()]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
