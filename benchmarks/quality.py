@@ -94,7 +94,7 @@ def load_pairs(folder: Path, size: int, direction: str) -> list[tuple[str, np.nd
 # ---------------------------------------------------------------------- scoring
 def score(outputs: list[np.ndarray], targets: list[np.ndarray], direction: str, levels: int) -> dict[str, float]:
     """One scorer for both sides."""
-    from pix2pix.evaluation.checkerboard import checkerboard_by_period
+    from pix2pix.evaluation.checkerboard import checkerboard_by_period, mean_over_periods
     from pix2pix.metrics import image_metrics, mean_metrics
 
     result = mean_metrics([image_metrics(o, t) for o, t in zip(outputs, targets)])
@@ -106,8 +106,8 @@ def score(outputs: list[np.ndarray], targets: list[np.ndarray], direction: str, 
         matrix = sum(confusion(palette, o, t) for o, t in zip(outputs, targets))
         seg = segmentation_scores(palette, matrix)
         result.update(pixel_accuracy=seg["pixel_accuracy"], class_accuracy=seg["mean_class_accuracy"], mean_IoU=seg["mean_IoU"])
-    by_period = checkerboard_by_period(list(zip(outputs, targets)), levels)
-    result["checkerboard"] = float(np.mean(list(by_period.values())))
+    by_period = checkerboard_by_period(zip(outputs, targets), levels)
+    result["checkerboard"] = mean_over_periods(by_period)
     result.update({f"checkerboard_{p}px": ratio for p, ratio in by_period.items()})  # where it departs from the photos
     return result
 

@@ -602,14 +602,15 @@ def load_config(
 ) -> Config:
     """Defaults <- TOML file <- presets (in the order given) <- --set overrides, validated."""
     raw: dict[str, Any] = read_toml(Path(path)) if path else {}
+    names = [preset] if isinstance(preset, str) else list(preset or [])
     preset_overrides: list[str] = []
-    for name in [preset] if isinstance(preset, str) else list(preset or []):
+    for name in names:
         if name not in PRESETS:
             raise ConfigError(f"--preset: unknown preset '{name}' (valid: {', '.join(PRESETS)})")
         preset_overrides += [f"{k}={v}" for k, v in PRESETS[name].items()]
     raw = apply_overrides(raw, preset_overrides + list(overrides or []))
     cfg = Config.from_dict(raw)
-    for name in [preset] if isinstance(preset, str) else list(preset or []):
+    for name in names:
         task = PRESET_TASKS.get(name)
         if task is not None and cfg.data.task != task:
             raise ConfigError(f"--preset {name} is for data.task={task} (train with --task {task}), "

@@ -81,6 +81,13 @@ def checkerboard_by_period(pairs: Iterable[tuple[np.ndarray, np.ndarray]], level
     return {p: out_power[p] / target_power[p] for p in sorted(out_power) if target_power[p] > 0}
 
 
+def mean_over_periods(ratios: dict[int, float]) -> float:
+    """The measure from ``checkerboard_by_period``'s ratios: their mean, each period counting once."""
+    if not ratios:
+        raise ValueError("no image pairs large enough to measure")
+    return float(np.mean(list(ratios.values())))
+
+
 def checkerboard_ratio(pairs: Iterable[tuple[np.ndarray, np.ndarray]], levels: int) -> float:
     """Mean over the grid's periods of (outputs' power / targets' power) on that period's fundamentals.
 
@@ -88,7 +95,4 @@ def checkerboard_ratio(pairs: Iterable[tuple[np.ndarray, np.ndarray]], levels: i
         pairs: (output, target) uint8 images of equal size.
         levels: upsampling layers of the generator (U-Net depth): periods 2 .. 2 ** levels.
     """
-    ratios = checkerboard_by_period(pairs, levels)
-    if not ratios:
-        raise ValueError("no image pairs large enough to measure")
-    return float(np.mean(list(ratios.values())))
+    return mean_over_periods(checkerboard_by_period(pairs, levels))
