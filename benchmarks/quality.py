@@ -307,6 +307,10 @@ def main(argv: list[str] | None = None) -> int:
     budget = args.budget or (15.0 if quick else 600.0)
     size = args.size or (64 if quick else 128)
     directions = {"both": ["BtoA", "AtoB"], None: ["BtoA"] if quick else ["BtoA", "AtoB"]}.get(args.direction, [args.direction])
+    for name, value, low in (("--seeds", args.seeds, 1), ("--budget", args.budget, 1), ("--size", args.size, 32)):
+        if value is not None and not value >= low:  # 0 and negatives would run (or fail) for minutes first
+            print(f"error: {name} {value:g}: must be at least {low}", file=sys.stderr)
+            return 2
     if not (args.data / "train").is_dir() or not (args.data / "test").is_dir():
         print(f"error: --data {args.data}: needs train/ and test/ folders of aligned A|B images", file=sys.stderr)
         return 2

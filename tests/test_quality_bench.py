@@ -92,3 +92,10 @@ def test_quick_mode_trains_both_sides_and_writes_the_table_json_and_grid(facades
     picture = np.asarray(Image.open(grid))
     assert picture.shape[:2] == (4 * 66 - 2, 4 * 66 - 2)  # input | reference | ours | target for 4 test images, 64 px
     assert picture.std() > 5  # real pictures, not a blank canvas
+
+
+@pytest.mark.parametrize("option", [["--seeds", "0"], ["--budget", "-5"], ["--size", "8"]])
+def test_absurd_options_are_one_line_errors_before_any_training(option: list[str]):
+    r = subprocess.run([sys.executable, "-m", "pix2pix", "bench", "--quality", *option], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and r.stderr.startswith(f"error: {option[0]}")
