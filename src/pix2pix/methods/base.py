@@ -125,7 +125,8 @@ def refuse_paired_terms(cfg: "Config", method: str) -> None:
     """Unpaired methods: the paired method's options (its terms compare an output with its target;
     ``loss.lambda_gan`` weighs its adversarial term, which an unpaired method cannot do without)."""
     for key, value in (("loss.lambda_gan", cfg.loss.lambda_gan != 1), ("loss.lambda_fm", cfg.loss.lambda_fm),
-                       ("loss.lambda_r1", cfg.loss.lambda_r1), ("loss.lambda_vgg", cfg.loss.lambda_vgg), ("train.d_augment", cfg.train.d_augment != "none")):
+                       ("loss.lambda_r1", cfg.loss.lambda_r1), ("loss.lambda_vgg", cfg.loss.lambda_vgg),
+                       ("loss.lambda_fft", cfg.loss.lambda_fft), ("train.d_augment", cfg.train.d_augment != "none")):
         if value:
             from ..errors import ConfigError
 

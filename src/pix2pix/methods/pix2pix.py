@@ -24,7 +24,7 @@ from ..errors import ConfigError
 from ..models import init_weights, pad_to_multiple, run_padded, size_multiple, unwrap
 from ..models.augment import AdaptiveAugment, diff_augment, parse_policy
 from ..models.discriminators import judge
-from ..models.losses import (d_loss_scales, feature_matching, g_loss_scales, gradient_penalty,
+from ..models.losses import (d_loss_scales, feature_matching, fourier_amplitude, g_loss_scales, gradient_penalty,
                              r1_penalty)
 from .base import (HealthSignals, Networks, StepRuntime, averages_for, build_adam, discriminator_from_config, fingerprints,
                    d_views, generator_from_config, model_inputs)
@@ -43,13 +43,14 @@ class Pix2PixTerms:
     lambda_r1: float = 0.0
     r1_every: int = 1
     lambda_vgg: float = 0.0
+    lambda_fft: float = 0.0
     augment: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls, cfg: Config) -> "Pix2PixTerms":
         loss = cfg.loss
         return cls(loss.gan_mode, loss.lambda_l1, loss.lambda_gan, loss.lambda_gp, loss.lambda_fm, loss.lambda_r1, loss.r1_every,
-                   loss.lambda_vgg, parse_policy(cfg.train.d_augment))
+                   loss.lambda_vgg, loss.lambda_fft, parse_policy(cfg.train.d_augment))
 
 
 def pix2pix_step(
@@ -107,6 +108,10 @@ def pix2pix_step(
         loss_vgg = vgg(fake_b, real_b) * terms.lambda_vgg
         loss_g = loss_g + loss_vgg
         losses["loss_G_VGG"] = loss_vgg.detach()
+    if terms.lambda_fft > 0:
+        loss_fft = fourier_amplitude(fake_b, real_b) * terms.lambda_fft
+        loss_g = loss_g + loss_fft
+        losses["loss_G_FFT"] = loss_fft.detach()
     runtime.step(loss_g, opt_G)
     D.requires_grad_(True)
 
@@ -166,7 +171,7 @@ def _refuse_d_terms_without_d(cfg: Config) -> None:
                     ("loss.lambda_r1", cfg.loss.lambda_r1 > 0)):
         if on:
             raise ConfigError(f"{key} acts through the discriminator, which loss.lambda_gan=0 leaves out of training")
-    if cfg.loss.lambda_l1 == 0 and cfg.loss.lambda_vgg == 0:
+    if cfg.loss.lambda_l1 == 0 and cfg.loss.lambda_vgg == 0 and cfg.loss.lambda_fft == 0:
         raise ConfigError("loss.lambda_gan=0 and loss.lambda_l1=0: no loss term is left for G to learn from")
 
 
