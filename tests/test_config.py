@@ -125,7 +125,7 @@ def test_paper_preset_pins_the_papers_recipe_and_combines_with_a_task_preset():
         ("model", "generator"): "unet", ("model", "norm"): "batch", ("model", "dropout"): 0.5,
         ("model", "upsample"): "transposed", ("model", "num_d"): 1, ("model", "d_spectral_norm"): False,
         ("loss", "gan_mode"): "vanilla", ("loss", "lambda_l1"): 100.0, ("loss", "lambda_fm"): 0.0,
-        ("loss", "lambda_r1"): 0.0, ("train", "lr_g"): 2e-4, ("train", "lr_d"): 2e-4, ("train", "beta1"): 0.5,
+        ("loss", "lambda_r1"): 0.0, ("loss", "lambda_fft"): 0.0, ("train", "lr_g"): 2e-4, ("train", "lr_d"): 2e-4, ("train", "beta1"): 0.5,
         ("data", "load_size"): 286, ("data", "crop_size"): 256, ("data", "flip"): True,
         ("train", "d_augment"): "none", ("train", "clip_grad_norm"): 0.0, ("inference", "norm"): "paper",
         ("train", "batch_size"): 1, ("train", "lr_batch_scaling"): "none", ("model", "recipe"): "paper",

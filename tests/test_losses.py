@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from pix2pix.errors import ConfigError
-from pix2pix.models.losses import d_loss, g_loss, gradient_penalty
+from pix2pix.models.losses import d_loss, fourier_amplitude, g_loss, gradient_penalty
 
 
 def test_vanilla_is_bce_with_logits():
@@ -59,3 +59,13 @@ def test_gradient_penalty_of_a_linear_critic():
 def test_unknown_mode():
     with pytest.raises(ConfigError, match="valid: vanilla, lsgan, hinge, wgangp"):
         d_loss("nsgan", torch.zeros(1), real=True)
+
+
+def test_fourier_amplitude_ignores_where_detail_sits_but_not_blur():
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    shifted = torch.roll(x, shifts=(3, 5), dims=(2, 3))  # the same texture, elsewhere: amplitudes unchanged
+    blurred = torch.nn.functional.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
+    assert float(fourier_amplitude(x, x)) == 0.0
+    assert float(fourier_amplitude(shifted, x)) < 1e-5 < float(torch.nn.functional.l1_loss(shifted, x))
+    assert float(fourier_amplitude(blurred, x)) > 0.1

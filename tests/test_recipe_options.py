@@ -42,6 +42,7 @@ OPTIONS = {
     "spectral_r1": ["model.d_spectral_norm=true", "loss.lambda_r1=1", "loss.r1_every=2"],
     "clip": ["train.clip_grad_norm=0.5"],
     "vgg": ["loss.lambda_vgg=1"],
+    "fourier_amplitude": ["loss.lambda_fft=10"],
     "batch_sqrt_lr": ["train.lr_batch_scaling=sqrt"],
     "no_adversarial": ["loss.lambda_gan=0"],
 }
@@ -236,7 +237,18 @@ def test_vgg_weights_are_checked_strictly(tmp_path: Path):
         load_config(None, ["loss.lambda_vgg=1"])
 
 
-def test_pix2pix_only_terms_are_refused_for_cyclegan(folder_data: Path, tmp_path: Path):
-    with pytest.raises(ConfigError, match="loss.lambda_fm is an option of the paired method"):
-        train(cfg_for("model.method=cyclegan", "loss.lambda_fm=10", "train.max_steps=1"), folder_data, tmp_path / "c",
+@pytest.mark.parametrize("term", ["loss.lambda_fm=10", "loss.lambda_fft=10"])
+def test_pix2pix_only_terms_are_refused_for_cyclegan(folder_data: Path, tmp_path: Path, term: str):
+    key = term.split("=")[0]
+    with pytest.raises(ConfigError, match=f"{key} is an option of the paired method"):
+        train(cfg_for("model.method=cyclegan", term, "train.max_steps=1"), folder_data, tmp_path / "c",
               progress=False)
+
+
+def test_fourier_amplitude_term_is_logged_and_refuses_a_negative_weight(folder_data: Path, tmp_path: Path):
+    with pytest.raises(ConfigError, match="loss.lambda_fft"):
+        load_config(None, ["loss.lambda_fft=-1"])
+    run = tmp_path / "fft"
+    train(cfg_for("loss.lambda_fft=10", "train.max_steps=2", "train.sample_every=0"), folder_data, run, progress=False)
+    log = (run / "log.jsonl").read_text()
+    assert "loss_G_FFT" in log
