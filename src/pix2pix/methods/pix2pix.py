@@ -172,7 +172,8 @@ def _refuse_d_terms_without_d(cfg: Config) -> None:
         if on:
             raise ConfigError(f"{key} acts through the discriminator, which loss.lambda_gan=0 leaves out of training")
     if cfg.loss.lambda_l1 == 0 and cfg.loss.lambda_vgg == 0 and cfg.loss.lambda_fft == 0:
-        raise ConfigError("loss.lambda_gan=0 and loss.lambda_l1=0: no loss term is left for G to learn from")
+        raise ConfigError("loss.lambda_gan=0 with loss.lambda_l1, loss.lambda_vgg and loss.lambda_fft all 0: "
+                          "no loss term is left for G to learn from")
 
 
 @register_method

@@ -132,7 +132,7 @@ def fourier_amplitude(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
 
     Why: L1 in pixel space rewards the average of the plausible outputs, which is blurred;
     amplitudes carry no phase, so an output may put texture at a frequency without placing it
-    exactly where the target's is, and fine detail stops being penalised twice. Orthonormal
+    exactly where the target's is. Orthonormal
     FFT, so a unit of this loss weighs about what a unit of pixel L1 does. Computed in fp32
     (half-precision FFTs need power-of-two sizes).
     """
