@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from pix2pix.errors import ConfigError
-from pix2pix.models.losses import d_loss, fourier_amplitude, g_loss, gradient_penalty
+from pix2pix.models.losses import d_loss, fourier_amplitude, g_loss, gradient_penalty, radial_power_profile, spectrum_profile
 
 
 def test_vanilla_is_bce_with_logits():
@@ -69,3 +69,17 @@ def test_fourier_amplitude_ignores_where_detail_sits_but_not_blur():
     assert float(fourier_amplitude(x, x)) == 0.0
     assert float(fourier_amplitude(shifted, x)) < 1e-5 < float(torch.nn.functional.l1_loss(shifted, x))
     assert float(fourier_amplitude(blurred, x)) > 0.1
+
+
+def test_spectrum_profile_asks_for_fine_detail_but_not_for_its_place():
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 32, 48) * 2 - 1
+    blurred = torch.nn.functional.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
+    flipped = torch.flip(x, dims=(3,))  # the same detail, mirrored: every ring keeps its power
+    assert float(spectrum_profile(x, x)) == 0.0
+    assert float(spectrum_profile(flipped, x)) < 0.05 < float(torch.nn.functional.l1_loss(flipped, x))
+    assert float(spectrum_profile(blurred, x)) > 1.0
+    # the blur's deficit is at the high frequencies: the outer rings lose far more power than the inner ones
+    ratio = radial_power_profile(blurred).mean(dim=(0, 1)) / radial_power_profile(x).mean(dim=(0, 1))
+    assert radial_power_profile(x).shape == (2, 3, ratio.shape[0]) and ratio.shape[0] >= 16
+    assert float(ratio[-4:].mean()) < 0.1 < 0.5 < float(ratio[:2].mean())

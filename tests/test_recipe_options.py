@@ -43,6 +43,7 @@ OPTIONS = {
     "clip": ["train.clip_grad_norm=0.5"],
     "vgg": ["loss.lambda_vgg=1"],
     "fourier_amplitude": ["loss.lambda_fft=10"],
+    "spectrum_profile": ["loss.lambda_spectrum=1"],
     "batch_sqrt_lr": ["train.lr_batch_scaling=sqrt"],
     "no_adversarial": ["loss.lambda_gan=0"],
 }
@@ -237,7 +238,7 @@ def test_vgg_weights_are_checked_strictly(tmp_path: Path):
         load_config(None, ["loss.lambda_vgg=1"])
 
 
-@pytest.mark.parametrize("term", ["loss.lambda_fm=10", "loss.lambda_fft=10"])
+@pytest.mark.parametrize("term", ["loss.lambda_fm=10", "loss.lambda_fft=10", "loss.lambda_spectrum=1"])
 def test_pix2pix_only_terms_are_refused_for_cyclegan(folder_data: Path, tmp_path: Path, term: str):
     key = term.split("=")[0]
     with pytest.raises(ConfigError, match=f"{key} is an option of the paired method"):
@@ -245,10 +246,11 @@ def test_pix2pix_only_terms_are_refused_for_cyclegan(folder_data: Path, tmp_path
               progress=False)
 
 
-def test_fourier_amplitude_term_is_logged_and_refuses_a_negative_weight(folder_data: Path, tmp_path: Path):
-    with pytest.raises(ConfigError, match="loss.lambda_fft"):
-        load_config(None, ["loss.lambda_fft=-1"])
-    run = tmp_path / "fft"
-    train(cfg_for("loss.lambda_fft=10", "train.max_steps=2", "train.sample_every=0"), folder_data, run, progress=False)
+@pytest.mark.parametrize("key, logged", [("loss.lambda_fft", "loss_G_FFT"), ("loss.lambda_spectrum", "loss_G_spectrum")])
+def test_spectral_terms_are_logged_and_refuse_a_negative_weight(folder_data: Path, tmp_path: Path, key: str, logged: str):
+    with pytest.raises(ConfigError, match=key):
+        load_config(None, [f"{key}=-1"])
+    run = tmp_path / "spectral"
+    train(cfg_for(f"{key}=10", "train.max_steps=2", "train.sample_every=0"), folder_data, run, progress=False)
     log = (run / "log.jsonl").read_text()
-    assert "loss_G_FFT" in log
+    assert logged in log

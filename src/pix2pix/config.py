@@ -216,6 +216,9 @@ class LossConfig:
     # L1 between the output's and the target's Fourier amplitude spectra (Fuoli et al., 2021),
     # a sharpness term: amplitudes ignore phase, so detail need not sit exactly on the target's; 0 = off.
     lambda_fft: float = 0.0
+    # L1 between the log radial power spectra of output and target (Durall et al., 2020): asks for
+    # the photos' amount of detail at every frequency band, the finest included; 0 = off.
+    lambda_spectrum: float = 0.0
     # CUT (Park et al., 2020): PatchNCE weight on input -> output, and on target -> G(target)
     # (the identity term; 0 = FastCUT, which then uses lambda_nce = 10). Averaged when both are on.
     lambda_nce: float = 1.0
@@ -228,7 +231,7 @@ class LossConfig:
 
     def __post_init__(self) -> None:
         for name in ("lambda_gan", "lambda_l1", "lambda_gp", "lambda_a", "lambda_b", "lambda_identity", "lambda_fm",
-                     "lambda_r1", "lambda_vgg", "lambda_fft"):
+                     "lambda_r1", "lambda_vgg", "lambda_fft", "lambda_spectrum"):
             value = getattr(self, name)
             _check(math.isfinite(value) and value >= 0, f"loss.{name}", "must be a finite number >= 0")
         _check(self.r1_every >= 1, "loss.r1_every", "must be >= 1")
@@ -471,8 +474,9 @@ PRESETS: dict[str, dict[str, str]] = {
         "model.upsample": "auto", "loss.gan_mode": "auto", "model.discriminator": "patchgan", "model.n_layers_d": "3",
         "model.num_d": "1", "model.d_spectral_norm": "false", "model.ngf": "64", "model.ndf": "64",
         "model.init": "normal", "model.init_gain": "0.02", "loss.lambda_gan": "1", "loss.lambda_l1": "100", "loss.lambda_fm": "0",
-        "loss.lambda_r1": "0", "loss.lambda_vgg": "0", "loss.lambda_fft": "0", "train.lr_g": "0.0002", "train.lr_d": "0.0002",
-        "train.beta1": "0.5", "train.beta2": "0.999", "train.batch_size": "1", "train.lr_policy": "linear",
+        "loss.lambda_r1": "0", "loss.lambda_vgg": "0", "loss.lambda_fft": "0", "loss.lambda_spectrum": "0",
+        "train.lr_g": "0.0002", "train.lr_d": "0.0002", "train.beta1": "0.5", "train.beta2": "0.999", "train.batch_size": "1",
+        "train.lr_policy": "linear",
         "train.n_epochs": "100", "train.n_epochs_decay": "100", "train.ema_decay": "-1", "train.d_augment": "none",
         "train.clip_grad_norm": "0", "train.lr_batch_scaling": "none", "data.preprocess": "resize_and_crop",
         "data.load_size": "286", "data.crop_size": "256", "data.flip": "true", "inference.norm": "paper",

@@ -126,7 +126,8 @@ def refuse_paired_terms(cfg: "Config", method: str) -> None:
     ``loss.lambda_gan`` weighs its adversarial term, which an unpaired method cannot do without)."""
     for key, value in (("loss.lambda_gan", cfg.loss.lambda_gan != 1), ("loss.lambda_fm", cfg.loss.lambda_fm),
                        ("loss.lambda_r1", cfg.loss.lambda_r1), ("loss.lambda_vgg", cfg.loss.lambda_vgg),
-                       ("loss.lambda_fft", cfg.loss.lambda_fft), ("train.d_augment", cfg.train.d_augment != "none")):
+                       ("loss.lambda_fft", cfg.loss.lambda_fft), ("loss.lambda_spectrum", cfg.loss.lambda_spectrum),
+                       ("train.d_augment", cfg.train.d_augment != "none")):
         if value:
             from ..errors import ConfigError
 

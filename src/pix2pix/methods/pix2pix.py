@@ -25,7 +25,7 @@ from ..models import init_weights, pad_to_multiple, run_padded, size_multiple, u
 from ..models.augment import AdaptiveAugment, diff_augment, parse_policy
 from ..models.discriminators import judge
 from ..models.losses import (d_loss_scales, feature_matching, fourier_amplitude, g_loss_scales, gradient_penalty,
-                             r1_penalty)
+                             r1_penalty, spectrum_profile)
 from .base import (HealthSignals, Networks, StepRuntime, averages_for, build_adam, discriminator_from_config, fingerprints,
                    d_views, generator_from_config, model_inputs)
 from .registry import register_method
@@ -44,13 +44,14 @@ class Pix2PixTerms:
     r1_every: int = 1
     lambda_vgg: float = 0.0
     lambda_fft: float = 0.0
+    lambda_spectrum: float = 0.0
     augment: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls, cfg: Config) -> "Pix2PixTerms":
         loss = cfg.loss
         return cls(loss.gan_mode, loss.lambda_l1, loss.lambda_gan, loss.lambda_gp, loss.lambda_fm, loss.lambda_r1, loss.r1_every,
-                   loss.lambda_vgg, loss.lambda_fft, parse_policy(cfg.train.d_augment))
+                   loss.lambda_vgg, loss.lambda_fft, loss.lambda_spectrum, parse_policy(cfg.train.d_augment))
 
 
 def pix2pix_step(
@@ -112,6 +113,10 @@ def pix2pix_step(
         loss_fft = fourier_amplitude(fake_b, real_b) * terms.lambda_fft
         loss_g = loss_g + loss_fft
         losses["loss_G_FFT"] = loss_fft.detach()
+    if terms.lambda_spectrum > 0:
+        loss_spectrum = spectrum_profile(fake_b, real_b) * terms.lambda_spectrum
+        loss_g = loss_g + loss_spectrum
+        losses["loss_G_spectrum"] = loss_spectrum.detach()
     runtime.step(loss_g, opt_G)
     D.requires_grad_(True)
 
@@ -171,8 +176,9 @@ def _refuse_d_terms_without_d(cfg: Config) -> None:
                     ("loss.lambda_r1", cfg.loss.lambda_r1 > 0)):
         if on:
             raise ConfigError(f"{key} acts through the discriminator, which loss.lambda_gan=0 leaves out of training")
-    if cfg.loss.lambda_l1 == 0 and cfg.loss.lambda_vgg == 0 and cfg.loss.lambda_fft == 0:
-        raise ConfigError("loss.lambda_gan=0 with loss.lambda_l1, loss.lambda_vgg and loss.lambda_fft all 0: "
+    if cfg.loss.lambda_l1 == 0 and cfg.loss.lambda_vgg == 0 and cfg.loss.lambda_fft == 0 \
+            and cfg.loss.lambda_spectrum == 0:
+        raise ConfigError("loss.lambda_gan=0 with loss.lambda_l1, lambda_vgg, lambda_fft and lambda_spectrum all 0: "
                           "no loss term is left for G to learn from")
 
 
