@@ -43,7 +43,7 @@ OPTIONS = {
     "clip": ["train.clip_grad_norm=0.5"],
     "vgg": ["loss.lambda_vgg=1"],
     "fourier_amplitude": ["loss.lambda_fft=10"],
-    "spectrum_profile": ["loss.lambda_spectrum=1"],
+    "local_log_spectrum": ["loss.lambda_spectrum=1"],
     "batch_sqrt_lr": ["train.lr_batch_scaling=sqrt"],
     "no_adversarial": ["loss.lambda_gan=0"],
 }

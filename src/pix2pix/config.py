@@ -216,9 +216,9 @@ class LossConfig:
     # L1 between the output's and the target's Fourier amplitude spectra (Fuoli et al., 2021),
     # a sharpness term: amplitudes ignore phase, so detail need not sit exactly on the target's; 0 = off.
     lambda_fft: float = 0.0
-    # L1 between the log radial power spectra of output and target, per 32 px luminance tile (after
-    # Durall et al., 2020): asks for the photos' amount of detail at every frequency band, the finest
-    # included, where the photo has it; 0 = off.
+    # L1 between the log power spectra of output and target, per frequency and 32 px tile of the
+    # channel mean (after Durall et al., 2020): asks for the photos' amount of detail at every
+    # frequency, the finest included, where the photo has it; 0 = off.
     lambda_spectrum: float = 0.0
     # CUT (Park et al., 2020): PatchNCE weight on input -> output, and on target -> G(target)
     # (the identity term; 0 = FastCUT, which then uses lambda_nce = 10). Averaged when both are on.

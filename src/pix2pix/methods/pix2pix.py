@@ -25,7 +25,7 @@ from ..models import init_weights, pad_to_multiple, run_padded, size_multiple, u
 from ..models.augment import AdaptiveAugment, diff_augment, parse_policy
 from ..models.discriminators import judge
 from ..models.losses import (d_loss_scales, feature_matching, fourier_amplitude, g_loss_scales, gradient_penalty,
-                             r1_penalty, spectrum_profile)
+                             r1_penalty, local_log_spectrum)
 from .base import (HealthSignals, Networks, StepRuntime, averages_for, build_adam, discriminator_from_config, fingerprints,
                    d_views, generator_from_config, model_inputs)
 from .registry import register_method
@@ -114,7 +114,7 @@ def pix2pix_step(
         loss_g = loss_g + loss_fft
         losses["loss_G_FFT"] = loss_fft.detach()
     if terms.lambda_spectrum > 0:
-        loss_spectrum = spectrum_profile(fake_b, real_b) * terms.lambda_spectrum
+        loss_spectrum = local_log_spectrum(fake_b, real_b) * terms.lambda_spectrum
         loss_g = loss_g + loss_spectrum
         losses["loss_G_spectrum"] = loss_spectrum.detach()
     runtime.step(loss_g, opt_G)

@@ -147,54 +147,32 @@ SPECTRUM_TILE = 32  # px: periods 2-32 are judged locally; coarser structure is 
 SPECTRUM_FLOOR = 1e-6
 
 
-def radial_power_profile(images: torch.Tensor) -> torch.Tensor:
-    """(..., H, W) -> (..., R): Hann-windowed power spectrum averaged over rings of equal frequency radius.
+def tile_power(images: torch.Tensor, tile: int = SPECTRUM_TILE) -> torch.Tensor:
+    """(B, C, H, W) -> (B, N, t, t // 2 + 1): power spectra of the channel mean, cut into tiles of side
+    t = min(tile, H, W) that overlap by half (so their Hann windows weigh every pixel alike), each tile's
+    mean removed. fp32.
 
-    Ring r holds the frequencies whose radius, in cycles per min(H, W) pixels, rounds to r; ring 0
-    (the mean) is dropped. Computed in fp32.
-    """
-    height, width = images.shape[-2:]
-    x = images.float()
-    x = x - x.mean(dim=(-2, -1), keepdim=True)
-    window = torch.outer(torch.hann_window(height, device=x.device), torch.hann_window(width, device=x.device))
-    power = torch.fft.rfft2(x * window, norm="ortho").abs().pow(2)  # (..., H, W // 2 + 1)
-    side = min(height, width)
-    fy = torch.fft.fftfreq(height, device=x.device)[:, None] * side
-    fx = torch.fft.rfftfreq(width, device=x.device)[None, :] * side
-    ring = torch.sqrt(fy**2 + fx**2).round().long().flatten()  # (H * (W // 2 + 1),)
-    rings = int(ring.max()) + 1
-    flat = power.flatten(-2)
-    total = flat.new_zeros(*flat.shape[:-1], rings).index_add_(-1, ring, flat)
-    count = torch.zeros(rings, device=x.device).index_add_(0, ring, torch.ones_like(ring, dtype=torch.float32))
-    return (total / count.clamp(min=1))[..., 1:]
-
-
-def luma_tiles(images: torch.Tensor, tile: int = SPECTRUM_TILE) -> torch.Tensor:
-    """(B, C, H, W) -> (B, N, t, t): luminance (Rec. 601 for RGB, the channel mean otherwise) cut into
-    tiles of side t = min(tile, H, W) that overlap by half, so their Hann windows cover every pixel alike."""
-    x = images.float()
-    if x.shape[1] == 3:
-        x = 0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]
-    else:
-        x = x.mean(dim=1)
+    The channel mean, not a luminance weighting: G's gradient then asks for grey detail, where
+    Rec. 601 weights asked mostly the green channel and drew green and purple lines (measured)."""
+    x = images.float().mean(dim=1)
     t = min(tile, x.shape[-2], x.shape[-1])
     step = max(t // 2, 1)
-    return x.unfold(1, t, step).unfold(2, t, step).flatten(1, 2)
+    tiles = x.unfold(1, t, step).unfold(2, t, step).flatten(1, 2)
+    tiles = tiles - tiles.mean(dim=(-2, -1), keepdim=True)
+    window = torch.outer(torch.hann_window(t, device=x.device), torch.hann_window(t, device=x.device))
+    return torch.fft.rfft2(tiles * window, norm="ortho").abs().pow(2)
 
 
-def spectrum_profile(fake: torch.Tensor, real: torch.Tensor, tile: int = SPECTRUM_TILE) -> torch.Tensor:
-    """Mean L1 between the log radial power profiles of output and target, tile by tile (after
-    Durall et al., 2020, who match the whole image's profile).
+def local_log_spectrum(fake: torch.Tensor, real: torch.Tensor, tile: int = SPECTRUM_TILE) -> torch.Tensor:
+    """Mean L1 between the log power spectra of output and target, frequency by frequency and tile
+    by tile (after Durall et al., 2020, who match the whole image's radially averaged spectrum).
 
     Why: generators trained with pixel L1 fall short of the photos' power at the high frequencies
-    (blur) or put spikes there (checkerboard); a log profile weighs every frequency band alike, so
-    the finest, where photos hold little power, count as much as the coarse ones. One number per
-    band and tile asks for the target's amount of detail at each scale and place, not for detail at
-    the target's exact pixels. Per tile, not per image: a whole-image profile (measured) let G put
-    the missing power in one bright stripe at the window's centre. Luminance only: per-channel
-    profiles drew the stripe in rainbow colours.
+    (blur) or put spikes there (checkerboard); in logs every band counts alike, so the finest, where
+    photos hold little power, count as much as the coarse ones. Power ignores phase, so detail may
+    sit a few pixels off the target's. Per tile: a whole-image spectrum (measured) let G put the
+    missing power in one stripe down the middle. Per frequency, not per ring of equal radius:
+    ring averages (measured) let G fill a ring with a 4 px grid, one strong frequency.
     """
     floor = SPECTRUM_FLOOR
-    fake_profile = radial_power_profile(luma_tiles(fake, tile))
-    real_profile = radial_power_profile(luma_tiles(real, tile))
-    return F.l1_loss(torch.log(fake_profile + floor), torch.log(real_profile + floor))
+    return F.l1_loss(torch.log(tile_power(fake, tile) + floor), torch.log(tile_power(real, tile) + floor))
