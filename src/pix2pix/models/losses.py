@@ -1,4 +1,4 @@
-"""GAN objectives on raw discriminator outputs, and the WGAN-GP gradient penalty.
+"""GAN objectives on raw discriminator outputs, their penalties, and the generator's other terms.
 
 Modes: ``vanilla`` (BCE with logits, the pix2pix paper), ``lsgan`` (least
 squares, Mao et al.; CycleGAN's choice), ``hinge`` (Lim & Ye; Miyato et al.) and
@@ -132,8 +132,7 @@ def fourier_amplitude(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
 
     Why: L1 in pixel space rewards the average of the plausible outputs, which is blurred;
     amplitudes carry no phase, so an output may put texture at a frequency without placing it
-    exactly where the target's is. Orthonormal
-    FFT, so a unit of this loss weighs about what a unit of pixel L1 does. Computed in fp32
+    exactly where the target's is. Orthonormal FFT, so a unit of this loss weighs about what a unit of pixel L1 does. Computed in fp32
     (half-precision FFTs need power-of-two sizes).
     """
     fa = torch.fft.rfft2(fake.float(), norm="ortho").abs()
