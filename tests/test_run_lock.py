@@ -57,6 +57,18 @@ def test_two_new_runs_into_one_folder_before_any_checkpoint(tmp_path: Path, fold
     assert not (run / "checkpoints").exists()
 
 
+def test_a_refused_run_leaves_no_new_folder_and_keeps_an_existing_one(tmp_path: Path, folder_data: Path, cli):
+    refused = ("--set", "model.method=cyclegan", "--set", "loss.lambda_fft=1")
+    result = cli("train", folder_data, "--out", tmp_path / "new", *refused)
+    assert result.code == 2 and "loss.lambda_fft" in result.err
+    assert not (tmp_path / "new").exists()  # the user's next try starts fresh
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    assert cli("train", folder_data, "--out", mine, *refused).code == 2
+    assert (mine / "notes.txt").read_text() == "keep"
+
+
 def test_a_lock_left_by_a_dead_process_is_taken_over_with_a_warning(tmp_path: Path, folder_data: Path, capsys):
     run = tmp_path / "run"
     run.mkdir()

@@ -41,8 +41,10 @@ class RunLock:
     def __init__(self, run: Path) -> None:
         self.path = Path(run) / LOCK_NAME
         self._fd: int | None = None
+        self._made_folder = False
 
     def acquire(self) -> "RunLock":
+        self._made_folder = not self.path.parent.exists()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -81,8 +83,21 @@ class RunLock:
     def __enter__(self) -> "RunLock":
         return self.acquire()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
         self.release()
+        if exc_type is not None and self._made_folder:
+            self._remove_if_empty()
+
+    def _remove_if_empty(self) -> None:
+        """A run that failed before writing anything (a refused option) leaves no folder behind, so
+        the user's next try with the same ``--out`` starts fresh instead of finding a stray run."""
+        folder = self.path.parent
+        try:
+            if [p.name for p in folder.iterdir()] == [LOCK_NAME]:
+                self.path.unlink()
+                folder.rmdir()
+        except OSError:
+            pass
 
 
 def _read(fd: int) -> dict[str, Any] | None:
