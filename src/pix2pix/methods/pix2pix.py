@@ -25,7 +25,7 @@ from ..models import init_weights, pad_to_multiple, run_padded, size_multiple, u
 from ..models.augment import AdaptiveAugment, diff_augment, parse_policy
 from ..models.discriminators import judge
 from ..models.losses import (d_loss_scales, feature_matching, fourier_amplitude, g_loss_scales, gradient_penalty,
-                             r1_penalty, local_log_spectrum)
+                             local_log_spectrum, r1_penalty)
 from .base import (HealthSignals, Networks, StepRuntime, averages_for, build_adam, discriminator_from_config, fingerprints,
                    d_views, generator_from_config, model_inputs)
 from .registry import register_method
@@ -176,10 +176,13 @@ def _refuse_d_terms_without_d(cfg: Config) -> None:
                     ("loss.lambda_r1", cfg.loss.lambda_r1 > 0)):
         if on:
             raise ConfigError(f"{key} acts through the discriminator, which loss.lambda_gan=0 leaves out of training")
-    if cfg.loss.lambda_l1 == 0 and cfg.loss.lambda_vgg == 0 and cfg.loss.lambda_fft == 0 \
-            and cfg.loss.lambda_spectrum == 0:
-        raise ConfigError("loss.lambda_gan=0 with loss.lambda_l1, lambda_vgg, lambda_fft and lambda_spectrum all 0: "
-                          "no loss term is left for G to learn from")
+    if not any(getattr(cfg.loss, name) for name in _TERMS_WITHOUT_D):
+        raise ConfigError(f"loss.lambda_gan=0 with loss.{', '.join(_TERMS_WITHOUT_D[:-1])} and {_TERMS_WITHOUT_D[-1]} "
+                          "all 0: no loss term is left for G to learn from")
+
+
+# G's terms that compare the output with the target directly, without D; one list for the check and its message
+_TERMS_WITHOUT_D = ("lambda_l1", "lambda_vgg", "lambda_fft", "lambda_spectrum")
 
 
 @register_method

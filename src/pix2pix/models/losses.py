@@ -132,8 +132,8 @@ def fourier_amplitude(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
 
     Why: L1 in pixel space rewards the average of the plausible outputs, which is blurred;
     amplitudes carry no phase, so an output may put texture at a frequency without placing it
-    exactly where the target's is. Orthonormal FFT, so a unit of this loss weighs about what a unit of pixel L1 does. Computed in fp32
-    (half-precision FFTs need power-of-two sizes).
+    exactly where the target's is. Orthonormal FFT, so a unit of this loss weighs about what a unit
+    of pixel L1 does. Computed in fp32 (half-precision FFTs need power-of-two sizes).
     """
     fa = torch.fft.rfft2(fake.float(), norm="ortho").abs()
     ra = torch.fft.rfft2(real.float(), norm="ortho").abs()
@@ -173,5 +173,5 @@ def local_log_spectrum(fake: torch.Tensor, real: torch.Tensor, tile: int = SPECT
     missing power in one stripe down the middle. Per frequency, not per ring of equal radius:
     ring averages (measured) let G fill a ring with a 4 px grid, one strong frequency.
     """
-    floor = SPECTRUM_FLOOR
-    return F.l1_loss(torch.log(tile_power(fake, tile) + floor), torch.log(tile_power(real, tile) + floor))
+    fake_log = torch.log(tile_power(fake, tile) + SPECTRUM_FLOOR)
+    return F.l1_loss(fake_log, torch.log(tile_power(real, tile) + SPECTRUM_FLOOR))
