@@ -1,5 +1,6 @@
 """Decoding every kind of image file into (H, W, C) uint8, and refusing broken ones."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -115,3 +116,32 @@ def test_write_image_is_atomic_and_leaves_no_temp(tmp_path: Path):
     path = write_image(rgb(), tmp_path / "sub" / "x.png")
     assert np.array_equal(read_image(path), rgb())
     assert [p.name for p in path.parent.iterdir()] == ["x.png"]
+
+
+def test_a_stop_signal_just_after_the_temp_file_is_created_leaves_nothing(tmp_path: Path, monkeypatch):
+    """The signal's KeyboardInterrupt can land between creating the temp file and anything after."""
+    real_open = os.open
+
+    def open_then_interrupted(file, flags, *args, **kwargs):  # noqa: ANN001, ANN202
+        fd = real_open(file, flags, *args, **kwargs)
+        if str(file).endswith(".tmp"):
+            os.close(fd)
+            raise KeyboardInterrupt
+        return fd
+
+    write_image(rgb(), tmp_path / "x.png")
+    monkeypatch.setattr(os, "open", open_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_image(rgb() // 2, tmp_path / "x.png")
+    monkeypatch.undo()
+    assert [p.name for p in tmp_path.iterdir()] == ["x.png"]
+    assert np.array_equal(read_image(tmp_path / "x.png"), rgb())  # the finished file is untouched
+
+
+def test_written_files_get_the_usual_permissions(tmp_path: Path):
+    umask = os.umask(0o022)
+    try:
+        path = write_image(rgb(), tmp_path / "x.png")
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644  # not a temp file's private 0o600

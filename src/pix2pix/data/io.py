@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
+import secrets
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,24 +207,35 @@ def write_image(array: np.ndarray, path: str | Path) -> Path:
 
 
 def atomic_write(path: Path, writer, mode: str = "wb") -> Path:  # noqa: ANN001 - writer(fh)
-    """Write through a temp file in the same folder, fsync, then rename over ``path``."""
+    """Write through a temp file in the same folder, fsync, then rename over ``path``.
+
+    The temp name is chosen before the file exists and everything from its creation on sits
+    inside the cleanup, so a stop signal (KeyboardInterrupt) arriving at any point, even just
+    after the file is created, leaves no ``.tmp`` behind (``mkstemp`` has a window there).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")  # no one else's name
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         with os.fdopen(fd, mode) as fh:
             writer(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+    except BaseException as exc:
+        if not (isinstance(exc, FileExistsError) and exc.filename == str(tmp)):  # never remove another's file
+            _unlink_quietly(tmp)
         raise
     _fsync_dir(path.parent)
     return path
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _fsync_dir(folder: Path) -> None:
