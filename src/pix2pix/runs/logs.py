@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..data.io import atomic_write
+
 
 def read_log(path: Path) -> list[dict[str, Any]]:
     """All events of a log.jsonl (a torn last line from a crash is ignored)."""
@@ -26,6 +28,5 @@ def truncate_log(path: Path, step: int) -> None:
     if not path.exists():
         return
     kept = [e for e in read_log(path) if int(e.get("step", 0)) <= step]
-    tmp = path.with_suffix(".jsonl.tmp")
-    tmp.write_text("".join(json.dumps(e) + "\n" for e in kept), encoding="utf-8")
-    tmp.replace(path)
+    text = "".join(json.dumps(e) + "\n" for e in kept)
+    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))  # a stop mid-rewrite keeps the old log whole
