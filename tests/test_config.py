@@ -23,7 +23,7 @@ def test_defaults_are_the_paper_plus_the_measured_recipe():
     assert (cfg.train.n_epochs, cfg.train.n_epochs_decay) == (100, 100)
     # pix2pix "auto" keys: the paper's networks, with the recipe measured best (README "Quality: the recipe")
     assert (cfg.model.generator, cfg.model.norm, cfg.model.dropout) == ("unet", "batch", 0.5)
-    assert (cfg.loss.gan_mode, cfg.model.upsample, cfg.train.ema_decay) == ("lsgan", "resize_conv", 0.999)
+    assert (cfg.loss.gan_mode, cfg.model.upsample, cfg.train.ema_decay) == ("lsgan", "pixel_shuffle_outer", 0.999)
 
 
 def test_cyclegan_auto_defaults():

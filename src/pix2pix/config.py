@@ -152,7 +152,7 @@ class ModelConfig:
     # pixel_shuffle: a sub-pixel 3x3 conv with ICNR init (Aitken et al., 2017), artifact-free at
     # the start yet with a kernel per output phase for fine detail; pixel_shuffle_outer: sub-pixel
     # in the two outermost decoder layers only (the 2 and 4 px periods), resize_conv inside.
-    # auto: the method's (pix2pix's best recipe: resize_conv, README "Quality: the recipe";
+    # auto: the method's (pix2pix's best recipe: pixel_shuffle_outer, README "Quality: the recipe";
     # transposed in the papers and for CycleGAN and CUT).
     upsample: Literal["auto", "transposed", "resize_conv", "pixel_shuffle", "pixel_shuffle_outer"] = "auto"
     # data.task=colorization, what G predicts from the grey image (L is the input's, converted
