@@ -225,17 +225,10 @@ def atomic_write(path: Path, writer, mode: str = "wb") -> Path:  # noqa: ANN001 
         os.replace(tmp, path)
     except BaseException as exc:
         if not (isinstance(exc, FileExistsError) and exc.filename == str(tmp)):  # never remove another's file
-            _unlink_quietly(tmp)
+            tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
     return path
-
-
-def _unlink_quietly(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def _fsync_dir(folder: Path) -> None:
