@@ -29,6 +29,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -92,9 +93,9 @@ def load_pairs(folder: Path, size: int, direction: str) -> list[tuple[str, np.nd
 
 
 # ---------------------------------------------------------------------- scoring
-def score(outputs: list[np.ndarray], targets: list[np.ndarray], direction: str, levels: int) -> dict[str, float]:
+def score(outputs: list[np.ndarray], targets: list[np.ndarray], direction: str) -> dict[str, float]:
     """One scorer for both sides."""
-    from pix2pix.evaluation.checkerboard import checkerboard_by_period, mean_over_periods
+    from pix2pix.evaluation.realism import realism_scores
     from pix2pix.metrics import image_metrics, mean_metrics
 
     result = mean_metrics([image_metrics(o, t) for o, t in zip(outputs, targets)])
@@ -106,9 +107,7 @@ def score(outputs: list[np.ndarray], targets: list[np.ndarray], direction: str, 
         matrix = sum(confusion(palette, o, t) for o, t in zip(outputs, targets))
         seg = segmentation_scores(palette, matrix)
         result.update(pixel_accuracy=seg["pixel_accuracy"], class_accuracy=seg["mean_class_accuracy"], mean_IoU=seg["mean_IoU"])
-    by_period = checkerboard_by_period(zip(outputs, targets), levels)
-    result["checkerboard"] = mean_over_periods(by_period)
-    result.update({f"checkerboard_{p}px": ratio for p, ratio in by_period.items()})  # where it departs from the photos
+    result.update(realism_scores(zip(outputs, targets)))  # detail per octave, grid artifacts per period
     return result
 
 
@@ -123,7 +122,7 @@ def run_reference(spec: dict[str, Any]) -> dict[str, Any]:
     """In a fresh process: train the paper recipe for the budget, then score (not timed)."""
     import torch
 
-    from paper_reference import train_for, unet_depth
+    from paper_reference import train_for
 
     torch.set_num_threads(spec["threads"])
     folder = Path(spec["split"])
@@ -133,9 +132,9 @@ def run_reference(spec: dict[str, Any]) -> dict[str, Any]:
     val = load_pairs(folder / "val", spec["size"], spec["direction"])
     outputs = [recipe.translate(inp) for _, inp, _ in test]
     result = {"steps": steps, "startup_s": startup, "budget_s": spec["budget"],
-              "scores": score(outputs, [t for _, _, t in test], spec["direction"], unet_depth(spec["size"])),
+              "scores": score(outputs, [t for _, _, t in test], spec["direction"]),
               "val_L1": val_l1([recipe.translate(inp) for _, inp, _ in val], [t for _, _, t in val])}
-    np.savez_compressed(spec["grid_out"], *outputs[:GRID_IMAGES])
+    save_outputs(Path(spec["outputs"]), outputs)
     return result
 
 
@@ -157,8 +156,9 @@ def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
 
     run = Path(spec["run"])
     started = time.perf_counter()
-    r = subprocess.run(ours_command(spec, run), capture_output=True, text=True,
-                       env=dict(os.environ, OMP_NUM_THREADS=str(spec["threads"])))
+    env = dict(os.environ, OMP_NUM_THREADS=str(spec["threads"]),  # this checkout's code, whatever is installed
+               PYTHONPATH=os.pathsep.join([str(REPO / "src"), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    r = subprocess.run(ours_command(spec, run), capture_output=True, text=True, env=env)
     wall = time.perf_counter() - started
     if r.returncode != 0:
         raise SystemExit(f"error: our training failed: {r.stderr[-2000:]}")
@@ -170,17 +170,14 @@ def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
     folder = Path(spec["split"])
     test = load_pairs(folder / "test", spec["size"], spec["direction"])
     outputs = translator.translate_arrays([inp for _, inp, _ in test])
-    from pix2pix.models import size_multiple
-
-    levels = int(np.log2(size_multiple(translator.net)))
-    np.savez_compressed(spec["grid_out"], *outputs[:GRID_IMAGES])
+    save_outputs(Path(spec["outputs"]), outputs)
     targets = [t for _, _, t in test]
     other = "eval" if translator.norm == "paper" else "paper"  # the other inference mode, for inference.norm's default
     alternative = Translator(load_model(run), scale="native", norm=other).translate_arrays([inp for _, inp, _ in test])
     return {"steps": int(latest["step"]), "budget_s": spec["budget"], "train_seconds": float(latest["train_seconds"]),
             "startup_s": wall - float(latest["train_seconds"]), "curve": curve, "norm": translator.norm,
-            "scores": score(outputs, targets, spec["direction"], levels),
-            "other_norm": {"norm": other, "scores": score(alternative, targets, spec["direction"], levels)}}
+            "scores": score(outputs, targets, spec["direction"]),
+            "other_norm": {"norm": other, "scores": score(alternative, targets, spec["direction"])}}
 
 
 def worker(spec: dict[str, Any]) -> None:
@@ -195,6 +192,87 @@ def spawn(spec: dict[str, Any]) -> dict[str, Any]:
         raise SystemExit(f"error: the {spec['side']} run failed:\n{r.stderr[-3000:]}")
     line = [ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")][-1]
     return json.loads(line[len("RESULT "):])
+
+
+# ---------------------------------------------------------------------- the run store (resumable)
+def save_outputs(path: Path, outputs: list[np.ndarray]) -> None:
+    """Every test output of a run, so that a new scorer can re-score it without training again."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, *outputs)
+    os.replace(tmp, path)
+
+
+def load_outputs(path: Path) -> list[np.ndarray]:
+    with np.load(path) as stored:
+        return [stored[f"arr_{i}"] for i in range(len(stored.files))]
+
+
+def code_hash(files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.relative_to(REPO).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def side_code(side: str) -> str:
+    """What a side's figures depend on: the frozen reference's three files, or our whole package."""
+    if side == "ref":
+        return code_hash([HERE / "paper_reference.py", HERE / "research_nets.py", HERE / "reference.py"])
+    return code_hash(list((REPO / "src" / "pix2pix").rglob("*.py")))
+
+
+def scorer_version() -> str:
+    from pix2pix.evaluation.realism import SCORER_VERSION
+
+    return f"realism-{SCORER_VERSION}"
+
+
+def git_commit() -> str:
+    r = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True, text=True)
+    return r.stdout.strip() or "unknown"
+
+
+class RunStore:
+    """One JSON record per finished run (and an .npz of its test outputs), written the moment the run ends.
+
+    A record counts only for the same identity (CPU model, the side's code, data, size, budget, seed, threads,
+    our overrides). The table refuses to mix: a record made with another identity is an error (``strict``), or,
+    for the reference cache, simply run again. A record scored by an older scorer is re-scored from its outputs.
+    """
+
+    def __init__(self, folder: Path, strict: bool) -> None:
+        self.folder, self.strict = folder, strict
+
+    def paths(self, key: str) -> tuple[Path, Path]:
+        return self.folder / f"{key}.json", self.folder / f"{key}.npz"
+
+    def finished(self, key: str, identity: dict[str, Any], rescore) -> dict[str, Any] | None:  # noqa: ANN001
+        record_path, outputs_path = self.paths(key)
+        if not record_path.exists():
+            return None
+        record = json.loads(record_path.read_text())
+        if record.get("identity") != identity:
+            if not self.strict:
+                return None
+            differ = sorted(k for k in {**identity, **record.get("identity", {})}
+                            if identity.get(k) != record.get("identity", {}).get(k))
+            raise SystemExit(f"error: {record_path} was made with another {', '.join(differ)}: runs that differ are "
+                             f"never mixed in one table; use another --out")
+        if not outputs_path.exists():
+            return None
+        if record.get("scorer") != scorer_version():
+            record["result"] = rescore(record["result"], load_outputs(outputs_path))
+            self.write(key, identity, record["result"])
+        return record["result"]
+
+    def write(self, key: str, identity: dict[str, Any], result: dict[str, Any]) -> None:
+        record = {"identity": identity, "scorer": scorer_version(), "commit": git_commit(),
+                  "written": time.strftime("%Y-%m-%d %H:%M:%S"), "result": result}
+        path = self.paths(key)[0]
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(record, indent=1) + "\n")
+        os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------------- summary
@@ -263,8 +341,8 @@ def write_grid(path: Path, pairs: list[tuple[str, np.ndarray, np.ndarray]], ref_
     from pix2pix.data.io import write_image
     from pix2pix.data.images import grid
 
-    ref, ours = np.load(ref_file), np.load(ours_file)
-    rows = [[inp, ref[f"arr_{i}"], ours[f"arr_{i}"], target] for i, (_, inp, target) in enumerate(pairs[:GRID_IMAGES])]
+    ref, ours = load_outputs(ref_file), load_outputs(ours_file)
+    rows = [[inp, ref[i], ours[i], target] for i, (_, inp, target) in enumerate(pairs[:GRID_IMAGES])]
     write_image(grid(rows), path)
 
 
@@ -291,9 +369,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers, both sides")
     parser.add_argument("--val-every", type=int, default=None, help="our validation interval in steps (default 100)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override on our side only")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="keep each run's result here the moment it ends; the same command again skips finished runs "
+                             "(resumable), and refuses runs made on another CPU model or with other code or options")
     parser.add_argument("--reference-cache", type=Path, metavar="DIR",
-                        help="keep reference runs here and reuse them (same data, direction, size, budget, seed): the "
-                             "reference is frozen, so screening our options need not re-run it")
+                        help="keep reference runs here and reuse them (same CPU model, reference code, data, direction, "
+                             "size, budget, seed): the reference is frozen, so screening our options need not re-run it")
     parser.add_argument("--json", type=Path, help="also write all figures to this file")
     parser.add_argument("--keep", type=Path, metavar="DIR", help="keep our run folders here (to look at, test or serve)")
     parser.add_argument("--grid", type=Path, help="PNG grid input | reference | ours | target (default: quality_grid.png)")
@@ -316,44 +397,57 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     cpu = cpu_name()
     figures: dict[str, Any] = {"cpu": cpu, "budget_s": budget, "size": size, "seeds": seeds, "overrides": args.set,
-                               "quick": quick, "directions": {}}
+                               "quick": quick, "scorer": scorer_version(), "commit": git_commit(), "directions": {}}
     started = time.time()
+    code = {"ref": side_code("ref"), "ours": side_code("ours")}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        stores = {"ours": RunStore(args.out or root / "runs", strict=True)}
+        stores["ref"] = RunStore(args.reference_cache, strict=False) if args.reference_cache else stores["ours"]
         split = split_folder(args.data, root, validation_names(args.data))
         summaries = []
         for direction in directions:
+            test_pairs = load_pairs(split / "test", size, direction)
+            targets = [t for _, _, t in test_pairs]
+
+            def rescore(result: dict[str, Any], outputs: list[np.ndarray], direction: str = direction,
+                        targets: list[np.ndarray] = targets) -> dict[str, Any]:
+                result = {**result, "scores": score(outputs, targets, direction)}
+                result.pop("other_norm", None)  # its outputs are not kept
+                return result
+
             results: dict[str, list[dict[str, Any]]] = {"ref": [], "ours": []}
             for seed in range(seeds):
                 for side in ("ref", "ours"):
+                    store = stores[side]
+                    key = f"{args.data.resolve().name}_{direction}_{side}_seed{seed}"
+                    identity = {"cpu": cpu, "code": code[side], "data": str(args.data.resolve().name), "direction": direction,
+                                "size": size, "budget_s": budget, "seed": seed, "threads": args.threads,
+                                "workers": args.workers, **({"overrides": args.set} if side == "ours" else {})}
+                    label = "reference" if side == "ref" else "ours"
+                    done = store.finished(key, identity, rescore)
+                    if done is not None:
+                        print(f"{direction} seed {seed}: {label}: done before ({store.paths(key)[0]})", file=sys.stderr)
+                        results[side].append(done)
+                        continue
                     spec = {"side": side, "split": str(split), "size": size, "direction": direction, "seed": seed,
                             "budget": budget, "threads": args.threads, "workers": args.workers,
                             "val_every": args.val_every or (20 if quick else 100), "overrides": args.set,
-                            "run": str(root / f"run_{direction}_{seed}"), "grid_out": str(root / f"{side}_{direction}_{seed}.npz")}
-                    print(f"{direction} seed {seed}: {'reference' if side == 'ref' else 'ours'} ...", file=sys.stderr, flush=True)
-                    cached = None
-                    if side == "ref" and args.reference_cache:
-                        key = f"{args.data.resolve().name}_{direction}_{size}px_{budget:g}s_seed{seed}_threads{args.threads}"
-                        cached = args.reference_cache / f"{key}.json"
-                        if cached.exists() and cached.with_suffix(".npz").exists():
-                            results[side].append(json.loads(cached.read_text()))
-                            shutil.copy(cached.with_suffix(".npz"), spec["grid_out"])
-                            continue
+                            "run": str(root / f"run_{direction}_{seed}"), "outputs": str(store.paths(key)[1])}
+                    print(f"{direction} seed {seed}: {label} ...", file=sys.stderr, flush=True)
                     results[side].append(spawn(spec))
+                    store.write(key, identity, results[side][-1])  # the moment it ends: an interruption loses one run
                     if side == "ours" and args.keep:
                         shutil.copytree(spec["run"], args.keep / Path(spec["run"]).name, dirs_exist_ok=True)
-                    if cached is not None:
-                        cached.parent.mkdir(parents=True, exist_ok=True)
-                        cached.write_text(json.dumps(results[side][-1]))
-                        shutil.copy(spec["grid_out"], cached.with_suffix(".npz"))
             summary = summarise(direction, results)
             summaries.append(summary)
             figures["directions"][direction] = {"summary": summary, "runs": results}
             grid_path = args.grid or Path("quality_grid.png")
             if len(directions) > 1:
                 grid_path = grid_path.with_name(f"{grid_path.stem}_{direction}{grid_path.suffix}")
-            write_grid(grid_path, load_pairs(split / "test", size, direction), root / f"ref_{direction}_0.npz",
-                       root / f"ours_{direction}_0.npz")
+            seed0 = f"{args.data.resolve().name}_{direction}_{{}}_seed0"
+            write_grid(grid_path, test_pairs, stores["ref"].paths(seed0.format("ref"))[1],
+                       stores["ours"].paths(seed0.format("ours"))[1])
             figures["directions"][direction]["grid"] = str(grid_path)
     figures["seconds_total"] = time.time() - started
     print_table(summaries, budget, cpu)
@@ -361,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     line = {"quality": {s["direction"]: {k: (v["ours"][0] / v["reference"][0] if isinstance(v, dict) and "ours" in v else v)
                                          for k, v in s.items() if k in ("L1", "PSNR", "SSIM", "mean_IoU", "pixel_accuracy",
-                                                                        "checkerboard", "time_to_reference_s")}
+                                                                        "detail_2px", "detail_4px", "time_to_reference_s")}
                         for s in summaries}, "cpu": cpu, "quick": quick}
     print(json.dumps(line))
     return 0

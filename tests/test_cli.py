@@ -33,8 +33,11 @@ def test_facades_acceptance(facades: Path, tmp_path: Path, cli):
     metrics = json.loads((run / "results" / "test" / "metrics.json").read_text())
     assert metrics["count"] == 11 and 0 < metrics["mean"]["L1"] < 1
     assert {"L1", "MSE", "PSNR", "SSIM"} <= set(metrics["mean"])
+    assert set(metrics["realism"]) == {"detail_2px", "detail_4px", "detail_8px", "detail_16px", "grid_2px", "grid_4px",
+                                       "grid_8px", "grid_16px", "grid_32px"}  # tested at the photos' own 256 px
+    assert 0 < metrics["realism"]["detail_2px"] < 5 and "grid artifacts (0 = the targets')" in r.out
     page = (run / "results" / "test" / "index.html").read_text()
-    assert page.count("<img") == 33
+    assert page.count("<img") == 33 and "<h2>Realism</h2>" in page and "detail_16px" in page
     r = cli("train", "--resume", run, "--set", "train.max_steps=30", "--no-progress")
     assert r.code == 0, r.err
     assert "done: step 30" in r.out

@@ -48,6 +48,9 @@ def test_evaluate_prints_metrics_and_writes_json(tmp_path: Path, cli):
     data = json.loads((tmp_path / "p" / "metrics.json").read_text())
     assert data["count"] == 3 and set(data["images"]) == {"0", "1", "2"}
     assert data["mean"]["L1"] == pytest.approx(10 / 255, abs=2e-3)
+    # a constant shift has no spectral power: the outputs keep the targets' detail and no grid
+    assert data["realism"]["detail_2px"] == pytest.approx(1.0, abs=0.05) and abs(data["realism"]["grid_2px"]) < 0.05
+    assert "detail (1 = the targets')" in r.out
 
 
 def test_evaluate_fid_without_weights_is_one_line(tmp_path: Path, cli, monkeypatch):

@@ -92,6 +92,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_test(args: argparse.Namespace) -> int:
     from .evaluation.report import write_run_report
+    from .evaluation.realism import format_realism
     from .evaluation.testing import run_test
 
     result = run_test(args.run, args.data, args.split, which=args.checkpoint, out=args.out, norm=args.norm,
@@ -99,6 +100,8 @@ def cmd_test(args: argparse.Namespace) -> int:
                       weights=args.weights)
     rows = "  ".join(f"{k} {v:.4f}" for k, v in result.mean.items())
     _print(f"{result.count} images: {rows}")
+    if result.realism:
+        _print(f"  {format_realism(result.realism)}")
     for name, scores in result.baselines.items():  # photo tasks: what a user would get otherwise
         _print(f"  baseline {name}: " + "  ".join(f"{k} {v:.4f}" for k, v in scores.items()))
     _print(f"results: {shown(result.folder / 'index.html')}")

@@ -16,6 +16,7 @@ import torch
 from .config import Config, load_config
 from .data.sources import open_pairs
 from .errors import shown
+from .evaluation.realism import format_realism
 from .evaluation.report import write_run_report
 from .evaluation.testing import mean_colour_baseline, run_test, translate_pairs
 from .metrics import l1
@@ -80,6 +81,7 @@ def run_demo(out: Path, steps: int | None = None, progress: bool = True) -> int:
         f"  untrained generator          {start_l1:.4f}\n"
         f"  mean-target-colour baseline  {baseline:.4f}\n"
         f"  after {result.step} steps ({minutes:.1f} min)  {end_l1:.4f}  ({drop:.0f}% below the start)\n"
+        f"realism of the test outputs: {format_realism(test.realism)}\n"
         f"report:  {shown(out / 'report.html')}\n"
         f"results: {shown(test.folder / 'index.html')}",
         flush=True,

@@ -17,6 +17,7 @@ from ..data.transforms import resize
 from ..errors import DataError, ImageError, shown
 from .fid import extract_features, fid_from_features, kid_from_features, warn_small_fid
 from ..metrics import image_metrics, mean_metrics
+from .realism import RealismAccumulator, format_realism
 from .segmentation import confusion, load_palette, segmentation_scores
 
 
@@ -74,6 +75,7 @@ def evaluate_folders(
     preds, targets = [], []
     matrix = None
     resized = 0
+    realism = RealismAccumulator()
     for key, pred_path, target_path in tqdm(pairing.pairs, desc="evaluate", unit="img", disable=not progress, file=sys.stderr, leave=False):
         try:
             p, t = read_image(pred_path), read_image(target_path)
@@ -85,6 +87,7 @@ def evaluate_folders(
             p = resize(p, t.shape[0], t.shape[1])
             resized += 1
         per_image[key] = image_metrics(p, t)
+        realism.add(p, t)
         if fid or kid:
             preds.append(p)
             targets.append(t)
@@ -96,6 +99,8 @@ def evaluate_folders(
     if resized:
         print(f"note: resized {resized} output(s) to their target's size", file=sys.stderr)
     result = EvalResult(len(per_image), mean_metrics(list(per_image.values())), per_image)
+    if realism.measured:
+        result.extra["realism"] = realism.scores()
     if fid or kid:
         a, b = extract_features(feature_net, preds), extract_features(feature_net, targets)
         if fid:
@@ -126,6 +131,8 @@ def format_table(result: EvalResult, max_rows: int = 30) -> list[str]:
         if key in result.extra:
             extra = f" +- {result.extra['KID_std']:.5f}" if key == "KID" else ""
             lines.append(f"{key}: {result.extra[key]:.5f}{extra}")
+    if "realism" in result.extra:
+        lines.append(format_realism(result.extra["realism"]))
     seg = result.extra.get("segmentation")
     if seg:
         lines.append(f"segmentation: pixel accuracy {seg['pixel_accuracy']:.4f}, mean class accuracy "

@@ -22,6 +22,7 @@ from ..methods import method_class
 from .tasks import baselines, mean_training_colour, summarise, task_scores
 from ..runs.checkpoints import RunPaths
 from .html import esc, fmt, page, rel, table
+from .realism import RealismAccumulator
 from ..metrics import image_metrics, l1, mean_metrics
 
 
@@ -31,6 +32,7 @@ class TestResult:
     count: int
     mean: dict[str, float]
     baselines: dict[str, dict[str, float]] = field(default_factory=dict)  # photo tasks: name -> mean scores
+    realism: dict[str, float] = field(default_factory=dict)  # whole split: detail per octave, grid artifacts
 
 
 def translate_pairs(translator: Translator, source: PairSource, direction: str, limit: int | None = None, batch_size: int = 8, progress: bool = True):  # noqa: ANN201
@@ -84,7 +86,9 @@ def run_test(
     others = baselines(task, cfg.data, mean_training_colour(data, cfg.data) if task == "edges" else None) if task != "paired" else {}
     rows: list[dict[str, Any]] = []
     baseline_rows: dict[str, list[dict[str, float]]] = {name: [] for name in others}
+    realism = RealismAccumulator()
     for key, inp, output, target in translate_pairs(translator, source, cfg.data.direction, limit, progress=progress):
+        realism.add(output, target)
         files = _write_row(folder / "images", key, {"input": viewable_input(task, inp), "output": output, "target": target})
         scores = task_scores(task, inp, output, target, cfg.data) if task != "paired" else image_metrics(output, target)
         rows.append({"key": key, "files": files, "metrics": scores})
@@ -92,13 +96,14 @@ def run_test(
             baseline_rows[name].append(task_scores(task, inp, baseline(inp, target), target, cfg.data))
     mean = summarise(task, [r["metrics"] for r in rows]) if task != "paired" else mean_metrics([r["metrics"] for r in rows])
     report = _report_header(split, data, model, translator)
-    report.update(count=len(rows), mean=mean, images={r["key"]: r["metrics"] for r in rows})
+    realism_scores = realism.scores() if realism.measured else {}
+    report.update(count=len(rows), mean=mean, realism=realism_scores, images={r["key"]: r["metrics"] for r in rows})
     if others:
         report["task"] = task
         report["baselines"] = {name: summarise(task, values) for name, values in baseline_rows.items()}
     atomic_write(folder / "metrics.json", lambda fh: fh.write(json.dumps(report, indent=2) + "\n"), mode="w")
     write_results_page(folder, f"{Path(run).name}: {split} split", [("Images", rows, mean)], report)
-    return TestResult(folder, len(rows), mean, report.get("baselines", {}))
+    return TestResult(folder, len(rows), mean, report.get("baselines", {}), realism_scores)
 
 
 def _write_row(images: Path, key: str, arrays: dict[str, np.ndarray]) -> dict[str, Path]:
@@ -190,6 +195,11 @@ def write_results_page(folder: Path, title: str, sections: list[Section], info: 
     body = [f"<h1>{esc(title)}</h1>"]
     body.append(f"<p>checkpoint {esc(info.get('checkpoint'))} (step {esc(info.get('step'))}), "
                 f"inference {esc(info.get('inference'))}</p>")
+    if info.get("realism"):
+        body.append("<h2>Realism</h2><p>Over the whole split: detail per octave (outputs' / targets' spectral power; "
+                    "1 = the photos', below 1 blurred) and grid artifacts per period (log peak excess over the "
+                    "targets'; 0 = none, above 0.1 a visible grid).</p>")
+        body.append(table(["measure", "value"], [[k, fmt(v)] for k, v in info["realism"].items()]))
     for heading, rows, mean in sections:
         columns = list(rows[0]["files"]) if rows else []
         metric_names = sorted({k for r in rows for k in r["metrics"]})
