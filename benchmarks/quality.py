@@ -222,10 +222,11 @@ def side_code(side: str) -> str:
     return code_hash(list((REPO / "src" / "pix2pix").rglob("*.py")))
 
 
-def scorer_version() -> str:
+def scorer_version(judge: Any = None) -> str:
+    """The realism measures' version, and the FCN-score segmenter's name when a judge scores the run."""
     from pix2pix.evaluation.realism import SCORER_VERSION
 
-    return f"realism-{SCORER_VERSION}"
+    return f"realism-{SCORER_VERSION}" + (f"+fcn-{judge.info['key']}" if judge is not None else "")
 
 
 def git_commit() -> str:
@@ -247,32 +248,49 @@ class RunStore:
     def paths(self, key: str) -> tuple[Path, Path]:
         return self.folder / f"{key}.json", self.folder / f"{key}.npz"
 
-    def finished(self, key: str, identity: dict[str, Any], rescore) -> dict[str, Any] | None:  # noqa: ANN001
+    def finished(self, key: str, identity: dict[str, Any], scorer: str, rescore, ignore: tuple[str, ...] = ()  # noqa: ANN001
+                 ) -> dict[str, Any] | None:
+        """The record of a finished run of this identity (keys in ``ignore`` not compared), re-scored if
+        ``scorer`` is newer than the one that scored it; None when the run is still to do."""
         record_path, outputs_path = self.paths(key)
         if not record_path.exists():
             return None
         record = json.loads(record_path.read_text())
-        if record.get("identity") != identity:
+        kept = record.get("identity", {})
+        differ = sorted(k for k in {**identity, **kept} if k not in ignore and identity.get(k) != kept.get(k))
+        if differ:
             if not self.strict:
                 return None
-            differ = sorted(k for k in {**identity, **record.get("identity", {})}
-                            if identity.get(k) != record.get("identity", {}).get(k))
             raise SystemExit(f"error: {record_path} was made with another {', '.join(differ)}: runs that differ are "
                              f"never mixed in one table; use another --out")
         if not outputs_path.exists():
             return None
-        if record.get("scorer") != scorer_version():
+        if record.get("scorer") != scorer:
             record["result"] = rescore(record["result"], load_outputs(outputs_path))
-            self.write(key, identity, record["result"])
-        return record["result"]
+            self.write(key, kept, scorer, record["result"])
+            record["scorer"] = scorer
+        return record
 
-    def write(self, key: str, identity: dict[str, Any], result: dict[str, Any]) -> None:
-        record = {"identity": identity, "scorer": scorer_version(), "commit": git_commit(),
+    def write(self, key: str, identity: dict[str, Any], scorer: str, result: dict[str, Any]) -> None:
+        record = {"identity": identity, "scorer": scorer, "commit": git_commit(),
                   "written": time.strftime("%Y-%m-%d %H:%M:%S"), "result": result}
         path = self.paths(key)[0]
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(record, indent=1) + "\n")
         os.replace(tmp, path)
+
+
+def fcn_judge(data: Path, palette_name: str | None, split: Path, size: int, direction: str, quick: bool,
+              cache: Path | None) -> Any:
+    """The FCN-score segmenter for labels -> photo (trained once on the training photos, cached), else None."""
+    if direction != "BtoA" or not palette_name:
+        return None
+    from pix2pix.evaluation.fcn_score import FULL, QUICK, segmenter_for
+    from pix2pix.evaluation.segmentation import load_palette
+
+    recipe = QUICK if quick else FULL
+    train = [(photo, labels) for _, labels, photo in load_pairs(split / "train", recipe.size, direction)]
+    return segmenter_for(train, load_palette(palette_name), name=data.resolve().name, recipe=recipe, cache=cache)
 
 
 # ---------------------------------------------------------------------- summary
@@ -326,12 +344,19 @@ def print_table(summaries: list[dict[str, Any]], budget: float, cpu: str) -> Non
     print(f"quality at equal wall-clock ({budget:g} s of training each), {cpu}; mean +- sd over seeds")
     for s in summaries:
         print(f"\n{s['direction']} ({s['seeds']} seeds): steps ref {s['steps_ref'][0]:.0f}, ours {s['steps_ours'][0]:.0f}")
-        print(f"  {'metric':<15}{'reference':>20}{'ours':>20}{'gap (pooled sd)':>18}")
+        print(f"  {'metric':<20}{'reference':>20}{'ours':>20}{'gap (pooled sd)':>18}")
         for name, value in s.items():
             if isinstance(value, dict) and "reference" in value:
                 (rm, rs), (om, osd) = value["reference"], value["ours"]
                 gap = "" if value["gap_sd"] is None else f"{value['gap_sd']:+.1f}"
-                print(f"  {name:<15}{rm:>13.4f} +- {rs:.4f}{om:>13.4f} +- {osd:.4f}{gap:>18}")
+                print(f"  {name:<20}{rm:>13.4f} +- {rs:.4f}{om:>13.4f} +- {osd:.4f}{gap:>18}")
+        fcn = s.get("fcn_reference")
+        if fcn:
+            print(f"  FCN-score judge ({fcn['segmenter']['key']}): real test photos pixel accuracy "
+                  f"{fcn['real_pixel_accuracy']:.4f}, class accuracy {fcn['real_class_accuracy']:.4f}, mean IoU "
+                  f"{fcn['real_mean_IoU']:.4f} (the ceiling); blurred (sigma {fcn['blur_sigma']:g} px) "
+                  f"{fcn['blurred_pixel_accuracy']:.4f} / {fcn['blurred_class_accuracy']:.4f} / {fcn['blurred_mean_IoU']:.4f};"
+                  f" majority class {fcn['majority_class_rate']:.4f}")
         ttq = s["time_to_reference_s"]
         print(f"  time for ours to reach the reference's final validation L1 ({s['reference_val_L1']:.4f}): "
               + (f"{ttq:.0f} s ({budget / ttq:.1f}x faster)" if ttq else "not reached"))
@@ -375,6 +400,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference-cache", type=Path, metavar="DIR",
                         help="keep reference runs here and reuse them (same CPU model, reference code, data, direction, "
                              "size, budget, seed): the reference is frozen, so screening our options need not re-run it")
+    parser.add_argument("--score-only", action="store_true",
+                        help="train nothing: build the table from the runs in --out (re-scored by this code's scorer "
+                             "where theirs is older); each side's runs must share one code version")
+    parser.add_argument("--palette", default=None,
+                        help="label-map palette for the FCN-score of labels -> photo (a built-in name or a JSON file; "
+                             "default: facades for the facades data, else no FCN-score)")
+    parser.add_argument("--segmenter-cache", type=Path, metavar="DIR",
+                        help="where FCN-score segmenters are kept (default ~/.cache/pix2pix/segmenters)")
     parser.add_argument("--json", type=Path, help="also write all figures to this file")
     parser.add_argument("--keep", type=Path, metavar="DIR", help="keep our run folders here (to look at, test or serve)")
     parser.add_argument("--grid", type=Path, help="PNG grid input | reference | ours | target (default: quality_grid.png)")
@@ -395,9 +428,13 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.data / "train").is_dir() or not (args.data / "test").is_dir():
         print(f"error: --data {args.data}: needs train/ and test/ folders of aligned A|B images", file=sys.stderr)
         return 2
+    if args.score_only and not args.out:
+        print("error: --score-only: needs --out DIR, the folder of finished runs", file=sys.stderr)
+        return 2
+    palette = args.palette or ("facades" if args.data.resolve() == DEFAULT_DATA.resolve() else None)
     cpu = cpu_name()
     figures: dict[str, Any] = {"cpu": cpu, "budget_s": budget, "size": size, "seeds": seeds, "overrides": args.set,
-                               "quick": quick, "scorer": scorer_version(), "commit": git_commit(), "directions": {}}
+                               "quick": quick, "commit": git_commit(), "directions": {}}
     started = time.time()
     code = {"ref": side_code("ref"), "ours": side_code("ours")}
     with tempfile.TemporaryDirectory() as tmp:
@@ -408,15 +445,27 @@ def main(argv: list[str] | None = None) -> int:
         summaries = []
         for direction in directions:
             test_pairs = load_pairs(split / "test", size, direction)
-            targets = [t for _, _, t in test_pairs]
+            targets, inputs = [t for _, _, t in test_pairs], [i for _, i, _ in test_pairs]
+            judge = fcn_judge(args.data, palette, split, size, direction, quick, args.segmenter_cache)
+            scorer = scorer_version(judge)
 
-            def rescore(result: dict[str, Any], outputs: list[np.ndarray], direction: str = direction,
-                        targets: list[np.ndarray] = targets) -> dict[str, Any]:
-                result = {**result, "scores": score(outputs, targets, direction)}
+            def full_score(outputs: list[np.ndarray], direction: str = direction, targets: list[np.ndarray] = targets,
+                           inputs: list[np.ndarray] = inputs, judge: Any = judge) -> dict[str, float]:
+                scores = score(outputs, targets, direction)
+                if judge is not None:  # labels -> photo: the inputs are the label maps
+                    scores.update(judge.scores(outputs, inputs))
+                return scores
+
+            def rescore(result: dict[str, Any], outputs: list[np.ndarray], full_score=full_score) -> dict[str, Any]:  # noqa: ANN001
+                result = {**result, "scores": full_score(outputs)}
                 result.pop("other_norm", None)  # its outputs are not kept
                 return result
 
+            if judge is not None:
+                figures["directions"].setdefault(direction, {})["fcn_reference"] = {
+                    "segmenter": judge.info, **judge.reference_scores(targets, inputs)}
             results: dict[str, list[dict[str, Any]]] = {"ref": [], "ours": []}
+            codes: dict[str, set[str]] = {"ref": set(), "ours": set()}
             for seed in range(seeds):
                 for side in ("ref", "ours"):
                     store = stores[side]
@@ -425,23 +474,38 @@ def main(argv: list[str] | None = None) -> int:
                                 "size": size, "budget_s": budget, "seed": seed, "threads": args.threads,
                                 "workers": args.workers, **({"overrides": args.set} if side == "ours" else {})}
                     label = "reference" if side == "ref" else "ours"
-                    done = store.finished(key, identity, rescore)
+                    done = store.finished(key, identity, scorer, rescore, ignore=("code",) if args.score_only else ())
                     if done is not None:
                         print(f"{direction} seed {seed}: {label}: done before ({store.paths(key)[0]})", file=sys.stderr)
-                        results[side].append(done)
+                        results[side].append(done["result"])
+                        codes[side].add(done["identity"]["code"])
                         continue
+                    if args.score_only:
+                        print(f"error: --score-only: no finished run {store.paths(key)[0]}", file=sys.stderr)
+                        return 2
                     spec = {"side": side, "split": str(split), "size": size, "direction": direction, "seed": seed,
                             "budget": budget, "threads": args.threads, "workers": args.workers,
                             "val_every": args.val_every or (20 if quick else 100), "overrides": args.set,
                             "run": str(root / f"run_{direction}_{seed}"), "outputs": str(store.paths(key)[1])}
                     print(f"{direction} seed {seed}: {label} ...", file=sys.stderr, flush=True)
-                    results[side].append(spawn(spec))
-                    store.write(key, identity, results[side][-1])  # the moment it ends: an interruption loses one run
+                    result = spawn(spec)
+                    if judge is not None:
+                        result["scores"].update(judge.scores(load_outputs(Path(spec["outputs"])), inputs))
+                    store.write(key, identity, scorer, result)  # the moment it ends: an interruption loses one run
+                    results[side].append(result)
+                    codes[side].add(code[side])
                     if side == "ours" and args.keep:
                         shutil.copytree(spec["run"], args.keep / Path(spec["run"]).name, dirs_exist_ok=True)
+            mixed = [side for side, found in codes.items() if len(found) > 1]
+            if mixed:
+                print(f"error: the {mixed[0]} runs in {stores[mixed[0]].folder} come from {len(codes[mixed[0]])} code "
+                      f"versions: runs that differ are never mixed in one table", file=sys.stderr)
+                return 2
             summary = summarise(direction, results)
+            if judge is not None:
+                summary["fcn_reference"] = figures["directions"][direction]["fcn_reference"]
             summaries.append(summary)
-            figures["directions"][direction] = {"summary": summary, "runs": results}
+            figures["directions"].setdefault(direction, {}).update(summary=summary, runs=results, scorer=scorer)
             grid_path = args.grid or Path("quality_grid.png")
             if len(directions) > 1:
                 grid_path = grid_path.with_name(f"{grid_path.stem}_{direction}{grid_path.suffix}")

@@ -73,7 +73,8 @@ def _aligned(facades: Path, root: Path) -> Path:
 
 def _quick(data: Path, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "pix2pix", "bench", "--quality", "--quick", "--data", str(data),
-                           "--budget", "6", "--val-every", "5", *extra], capture_output=True, text=True, cwd=tmp_path,
+                           "--budget", "6", "--val-every", "5", "--palette", "facades", "--segmenter-cache",
+                           str(tmp_path / "segmenters"), *extra], capture_output=True, text=True, cwd=tmp_path,
                           timeout=900)
 
 
@@ -89,7 +90,8 @@ def test_quick_mode_trains_both_sides_writes_the_table_json_and_grid_and_resumes
     for side in ("ref", "ours"):
         (run,) = written["runs"][side]
         assert run["steps"] > 0 and 0 < run["scores"]["L1"] < 1 and run["scores"]["detail_2px"] > 0
-        assert {"detail_2px", "detail_16px", "grid_2px", "grid_16px"} <= set(run["scores"])
+        assert {"detail_2px", "detail_16px", "grid_2px", "grid_16px", "fcn_pixel_accuracy", "fcn_mean_IoU"} <= set(run["scores"])
+    assert written["fcn_reference"]["real_pixel_accuracy"] > 0 and "FCN-score judge" in r.stdout
     ours = written["runs"]["ours"][0]
     # stopped by its time budget (a ratio, not a wall-clock window: the last step may run long on a busy machine)
     assert ours["budget_s"] == 6 and 6 <= ours["train_seconds"] < 6 + ours["train_seconds"] / ours["steps"] * 3 + 1
@@ -106,7 +108,9 @@ def test_quick_mode_trains_both_sides_writes_the_table_json_and_grid_and_resumes
     assert json.loads((tmp_path / "again.json").read_text())["directions"]["BtoA"]["runs"] == written["runs"]
 
     record = json.loads((store / "aligned_BtoA_ours_seed0.json").read_text())
-    assert record["identity"]["cpu"] and record["scorer"].startswith("realism-") and record["commit"]
+    assert record["identity"]["cpu"] and record["scorer"].startswith("realism-2+fcn-aligned-") and record["commit"]
+    scored_only = _quick(data, tmp_path, "--out", str(store), "--score-only")
+    assert scored_only.returncode == 0 and scored_only.stderr.count("done before") == 2
     record["identity"]["cpu"] = "another CPU"
     (store / "aligned_BtoA_ours_seed0.json").write_text(json.dumps(record))
     mixed = _quick(data, tmp_path, "--out", str(store))
@@ -117,17 +121,19 @@ def test_a_run_scored_by_an_older_scorer_is_rescored_from_its_outputs(tmp_path: 
     from quality import RunStore, save_outputs, scorer_version
 
     store = RunStore(tmp_path, strict=True)
-    identity = {"cpu": "x", "code": "abc"}
-    store.write("k", identity, {"steps": 3, "scores": {"checkerboard": 1.0}})
-    assert store.finished("k", identity, lambda r, o: 1 / 0) is None  # no outputs kept: run it again
+    identity, scorer = {"cpu": "x", "code": "abc"}, scorer_version()
+    store.write("k", identity, "realism-1", {"steps": 3, "scores": {"checkerboard": 1.0}})
+    assert store.finished("k", identity, "realism-1", lambda r, o: 1 / 0) is None  # no outputs kept: run it again
     save_outputs(store.paths("k")[1], [np.full((8, 8, 3), 7, np.uint8)])
-    assert store.finished("k", identity, lambda r, o: 1 / 0) == {"steps": 3, "scores": {"checkerboard": 1.0}}
-    record = json.loads(store.paths("k")[0].read_text())
-    (store.paths("k")[0]).write_text(json.dumps({**record, "scorer": "realism-1"}))
-    rescored = store.finished("k", identity, lambda r, o: {**r, "scores": {"n": len(o), "mean": float(o[0].mean())}})
-    assert rescored == {"steps": 3, "scores": {"n": 1, "mean": 7.0}}
-    assert json.loads(store.paths("k")[0].read_text())["scorer"] == scorer_version()
-    assert RunStore(tmp_path, strict=False).finished("k", {"cpu": "y", "code": "abc"}, None) is None  # a cache: run again
+    done = store.finished("k", identity, "realism-1", lambda r, o: 1 / 0)
+    assert done["result"] == {"steps": 3, "scores": {"checkerboard": 1.0}}
+    rescored = store.finished("k", identity, scorer, lambda r, o: {**r, "scores": {"n": len(o), "mean": float(o[0].mean())}})
+    assert rescored["result"] == {"steps": 3, "scores": {"n": 1, "mean": 7.0}}
+    assert json.loads(store.paths("k")[0].read_text())["scorer"] == scorer == "realism-2"
+    assert RunStore(tmp_path, strict=False).finished("k", {"cpu": "y", "code": "abc"}, scorer, None) is None  # a cache
+    with pytest.raises(SystemExit, match="another code"):
+        store.finished("k", {"cpu": "x", "code": "new"}, scorer, None)
+    assert store.finished("k", {"cpu": "x", "code": "new"}, scorer, None, ignore=("code",))["identity"]["code"] == "abc"
 
 
 @pytest.mark.parametrize("option", [["--seeds", "0"], ["--budget", "-5"], ["--size", "8"]])

@@ -95,13 +95,19 @@ def cmd_test(args: argparse.Namespace) -> int:
     from .evaluation.realism import format_realism
     from .evaluation.testing import run_test
 
+    from .evaluation.fcn_score import FULL, QUICK, fcn_line, fcn_reference_line
+
     result = run_test(args.run, args.data, args.split, which=args.checkpoint, out=args.out, norm=args.norm,
                       limit=args.limit, progress=not args.no_progress, precision=args.precision, compile=args.compile,
-                      weights=args.weights)
+                      weights=args.weights, fcn_palette=args.fcn_score,
+                      fcn_recipe=QUICK if args.fcn_recipe == "quick" else FULL, fcn_cache=args.segmenter_cache)
     rows = "  ".join(f"{k} {v:.4f}" for k, v in result.mean.items())
     _print(f"{result.count} images: {rows}")
     if result.realism:
         _print(f"  {format_realism(result.realism)}")
+    if "fcn_pixel_accuracy" in result.realism:
+        _print(f"  {fcn_line(result.realism)}")
+        _print(f"  {fcn_reference_line(result.fcn_reference)}")
     for name, scores in result.baselines.items():  # photo tasks: what a user would get otherwise
         _print(f"  baseline {name}: " + "  ".join(f"{k} {v:.4f}" for k, v in scores.items()))
     _print(f"results: {shown(result.folder / 'index.html')}")
@@ -156,9 +162,13 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation.evaluate import evaluate_folders, format_table
+    from .evaluation.fcn_score import FULL, QUICK
 
     result = evaluate_folders(args.pred, args.target, out=args.out, fid=args.fid, kid=args.kid,
-                              fid_weights=args.fid_weights, palette=args.palette, progress=not args.no_progress)
+                              fid_weights=args.fid_weights, palette=args.palette, progress=not args.no_progress,
+                              fcn_palette=args.fcn_score, fcn_labels=args.labels, fcn_train_data=args.train_data,
+                              fcn_label_side=args.label_side, fcn_recipe=QUICK if args.fcn_recipe == "quick" else FULL,
+                              fcn_cache=args.segmenter_cache)
     _print(*format_table(result), f"metrics: {shown(result.path)}")
     return 0
 
@@ -307,6 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default: RUN/results/SPLIT)")
     p.add_argument("--norm", choices=["paper", "eval"], help="inference mode (default: the run's inference.norm)")
     p.add_argument("--limit", type=_positive_int, help="translate only the first N pairs")
+    _add_fcn_options(p, "label maps -> photos: also the FCN-score, through a segmenter trained on DATA's train split "
+                        "and this palette (a built-in name: facades, or a JSON file)")
     p.add_argument("--no-progress", action="store_true")
     _add_speed_options(p)
     p.set_defaults(func=cmd_test)
@@ -335,6 +347,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kid", action="store_true", help="also compute KID (better than FID for small sets)")
     p.add_argument("--fid-weights", metavar="PATH", help="pt_inception-2015-12-05-6726825d.pth (or $PIX2PIX_FID_WEIGHTS)")
     p.add_argument("--palette", help="segmentation scores for photo -> label outputs: 'facades' or a JSON palette file")
+    _add_fcn_options(p, "label maps -> photos: also the FCN-score of the outputs through this palette (facades or a "
+                        "JSON file); needs --labels and --train-data")
+    p.add_argument("--labels", metavar="DIR", help="FCN-score: the label maps the outputs were made from (paired by stem)")
+    p.add_argument("--train-data", metavar="DATA", help="FCN-score: the data set whose train split (real photos and "
+                   "their label maps) trains the segmenter; never the test split")
+    p.add_argument("--label-side", choices=["A", "B"], default="B",
+                   help="FCN-score: which side of --train-data holds the label maps (default: B, as facades)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 
@@ -405,6 +424,15 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_task_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", choices=["paired", "colorization", "inpainting", "superres", "denoise", "edges"],
                    help="paired (the default) or a task that makes its input from photos alone (sets data.task and its preset)")
+
+
+def _add_fcn_options(p: argparse.ArgumentParser, help_text: str) -> None:
+    p.add_argument("--fcn-score", metavar="PALETTE", help=help_text)
+    p.add_argument("--fcn-recipe", choices=["full", "quick"], default="full",
+                   help="the segmenter's training: full (about 8 min on 2 CPU cores, once per data set; default) or "
+                        "quick (seconds, a weak judge for plumbing checks only)")
+    p.add_argument("--segmenter-cache", metavar="DIR",
+                   help="where trained segmenters are kept (default ~/.cache/pix2pix/segmenters)")
 
 
 def _add_weights_option(p: argparse.ArgumentParser) -> None:

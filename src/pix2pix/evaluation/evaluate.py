@@ -12,9 +12,11 @@ from torch import nn
 from tqdm import tqdm
 
 from ..data.io import atomic_write, convert_channels, read_image
-from ..data.layout import list_images, pair_by_stem
+from ..config import DataConfig
+from ..data.layout import list_images, pair_by_stem, pair_key
 from ..data.transforms import resize
-from ..errors import DataError, ImageError, shown
+from ..errors import ConfigError, DataError, ImageError, shown
+from .fcn_score import FULL, SegmenterRecipe, fcn_line, fcn_reference_line, judge_for_data
 from .fid import extract_features, fid_from_features, kid_from_features, warn_small_fid
 from ..metrics import image_metrics, mean_metrics
 from .realism import RealismAccumulator, format_realism
@@ -47,6 +49,12 @@ def evaluate_folders(
     fid_weights: str | Path | None = None,
     palette: str | None = None,
     feature_net: nn.Module | None = None,
+    fcn_palette: str | None = None,
+    fcn_labels: str | Path | None = None,
+    fcn_train_data: str | Path | None = None,
+    fcn_label_side: str = "B",
+    fcn_recipe: SegmenterRecipe = FULL,
+    fcn_cache: str | Path | None = None,
     progress: bool = True,
 ) -> EvalResult:
     """Pair outputs and targets by stem (same rule as check-data); per-image and mean metrics.
@@ -55,6 +63,9 @@ def evaluate_folders(
         fid, kid: also compute FID / KID with the Inception network from ``fid_weights``
             (or ``feature_net``, a stand-in used by tests).
         palette: also score segmentation (photo -> label) with this palette.
+        fcn_palette: also the FCN-score of generated photos (label map -> photo): a segmenter trained on the
+            train split of ``fcn_train_data`` (its label maps on side ``fcn_label_side``) reads the outputs,
+            scored against the label maps in ``fcn_labels`` (paired by stem); the targets give the ceiling.
         out: where to write metrics.json (default: PRED/metrics.json).
     """
     pred, target = Path(pred), Path(target)
@@ -64,6 +75,14 @@ def evaluate_folders(
 
             feature_net = load_fid_inception(fid_weights)
     seg_palette = load_palette(palette) if palette else None
+    judge, labels = None, {}
+    if fcn_palette:
+        if not fcn_labels or not fcn_train_data:
+            raise ConfigError("--fcn-score: needs --labels DIR (the label maps of the outputs) and --train-data DATA "
+                              "(real photos with label maps, for the segmenter)")
+        labels = {pair_key(p.stem): p for p in _folder_images(Path(fcn_labels), "labels")}
+        judge = judge_for_data(fcn_train_data, DataConfig(direction="BtoA" if fcn_label_side == "B" else "AtoB"),
+                               fcn_palette, fcn_recipe, fcn_cache, progress)
     pairing = pair_by_stem(_folder_images(pred, "pred"), _folder_images(target, "target"), "pred", "target")
     for problem in pairing.problems[:5]:
         print(f"warning: {problem}", file=sys.stderr)
@@ -73,6 +92,9 @@ def evaluate_folders(
         raise DataError(f"no output in {shown(pred)} has a same-named target in {shown(target)}")
     per_image: dict[str, dict[str, float]] = {}
     preds, targets = [], []
+    fcn_outputs: list = []
+    fcn_photos: list = []
+    fcn_maps: list = []
     matrix = None
     resized = 0
     realism = RealismAccumulator()
@@ -88,6 +110,12 @@ def evaluate_folders(
             resized += 1
         per_image[key] = image_metrics(p, t)
         realism.add(p, t)
+        if judge is not None:
+            if key not in labels:
+                raise DataError(f"--labels {shown(Path(fcn_labels))}: no label map named like {shown(pred_path)}")
+            fcn_outputs.append(p)
+            fcn_photos.append(t)
+            fcn_maps.append(read_image(labels[key]))
         if fid or kid:
             preds.append(p)
             targets.append(t)
@@ -101,6 +129,9 @@ def evaluate_folders(
     result = EvalResult(len(per_image), mean_metrics(list(per_image.values())), per_image)
     if realism.measured:
         result.extra["realism"] = realism.scores()
+    if judge is not None:
+        result.extra["fcn_score"] = judge.scores(fcn_outputs, fcn_maps)
+        result.extra["fcn_reference"] = {"segmenter": judge.info, **judge.reference_scores(fcn_photos, fcn_maps)}
     if fid or kid:
         a, b = extract_features(feature_net, preds), extract_features(feature_net, targets)
         if fid:
@@ -133,6 +164,8 @@ def format_table(result: EvalResult, max_rows: int = 30) -> list[str]:
             lines.append(f"{key}: {result.extra[key]:.5f}{extra}")
     if "realism" in result.extra:
         lines.append(format_realism(result.extra["realism"]))
+    if "fcn_score" in result.extra:
+        lines += [fcn_line(result.extra["fcn_score"]), fcn_reference_line(result.extra["fcn_reference"])]
     seg = result.extra.get("segmentation")
     if seg:
         lines.append(f"segmentation: pixel accuracy {seg['pixel_accuracy']:.4f}, mean class accuracy "

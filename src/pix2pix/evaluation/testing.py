@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from ..data.io import atomic_write, convert_channels, write_image
 from ..data.sources import PairSource, summarize_problems
-from ..errors import DataError, shown
+from ..errors import ConfigError, DataError, shown
 from ..data.layout import pair_key
 from ..data.unpaired import open_unpaired, side_warning
 from ..inference import LoadedModel, Translator, load_model
@@ -22,6 +22,7 @@ from ..methods import method_class
 from .tasks import baselines, mean_training_colour, summarise, task_scores
 from ..runs.checkpoints import RunPaths
 from .html import esc, fmt, page, rel, table
+from .fcn_score import FULL, SegmenterRecipe, fcn_reference_line, judge_for_data
 from .realism import RealismAccumulator
 from ..metrics import image_metrics, l1, mean_metrics
 
@@ -32,7 +33,8 @@ class TestResult:
     count: int
     mean: dict[str, float]
     baselines: dict[str, dict[str, float]] = field(default_factory=dict)  # photo tasks: name -> mean scores
-    realism: dict[str, float] = field(default_factory=dict)  # whole split: detail per octave, grid artifacts
+    realism: dict[str, float] = field(default_factory=dict)  # whole split: detail per octave, grid artifacts, FCN-score
+    fcn_reference: dict[str, Any] = field(default_factory=dict)  # the FCN-score judge: ceiling, blur drop, floor
 
 
 def translate_pairs(translator: Translator, source: PairSource, direction: str, limit: int | None = None, batch_size: int = 8, progress: bool = True):  # noqa: ANN201
@@ -63,11 +65,18 @@ def run_test(
     precision: str | None = None,
     compile: bool | str | None = None,
     weights: str = "average",
+    fcn_palette: str | None = None,
+    fcn_recipe: SegmenterRecipe = FULL,
+    fcn_cache: str | Path | None = None,
 ) -> TestResult:
     """Translate every pair of ``split``; write images, metrics.json and index.html.
 
     Returns the mean metrics (L1 and MSE on the 0-1 scale, PSNR in dB, SSIM).
     Unpaired methods are tested per direction (see ``run_unpaired_test``).
+
+    Args:
+        fcn_palette: for label maps -> photos, also the FCN-score: a segmenter trained on DATA's train
+            split (cached) reads the outputs through this palette; the real photos give the ceiling.
     """
     model = load_model(run, which, weights=weights)
     folder = Path(out) if out else RunPaths(Path(run)).results / split
@@ -86,9 +95,17 @@ def run_test(
     others = baselines(task, cfg.data, mean_training_colour(data, cfg.data) if task == "edges" else None) if task != "paired" else {}
     rows: list[dict[str, Any]] = []
     baseline_rows: dict[str, list[dict[str, float]]] = {name: [] for name in others}
+    if fcn_palette and task != "paired":
+        raise ConfigError(f"--fcn-score: scores label maps -> photos, not the {task} task")
+    judge = judge_for_data(data, cfg.data, fcn_palette, fcn_recipe, fcn_cache, progress) if fcn_palette else None
     realism = RealismAccumulator()
+    label_maps, outputs, photos = [], [], []
     for key, inp, output, target in translate_pairs(translator, source, cfg.data.direction, limit, progress=progress):
         realism.add(output, target)
+        if judge is not None:
+            label_maps.append(inp)
+            outputs.append(output)
+            photos.append(target)
         files = _write_row(folder / "images", key, {"input": viewable_input(task, inp), "output": output, "target": target})
         scores = task_scores(task, inp, output, target, cfg.data) if task != "paired" else image_metrics(output, target)
         rows.append({"key": key, "files": files, "metrics": scores})
@@ -97,13 +114,16 @@ def run_test(
     mean = summarise(task, [r["metrics"] for r in rows]) if task != "paired" else mean_metrics([r["metrics"] for r in rows])
     report = _report_header(split, data, model, translator)
     realism_scores = realism.scores() if realism.measured else {}
+    if judge is not None:
+        realism_scores.update(judge.scores(outputs, label_maps))
+        report["fcn_reference"] = {"segmenter": judge.info, **judge.reference_scores(photos, label_maps)}
     report.update(count=len(rows), mean=mean, realism=realism_scores, images={r["key"]: r["metrics"] for r in rows})
     if others:
         report["task"] = task
         report["baselines"] = {name: summarise(task, values) for name, values in baseline_rows.items()}
     atomic_write(folder / "metrics.json", lambda fh: fh.write(json.dumps(report, indent=2) + "\n"), mode="w")
     write_results_page(folder, f"{Path(run).name}: {split} split", [("Images", rows, mean)], report)
-    return TestResult(folder, len(rows), mean, report.get("baselines", {}), realism_scores)
+    return TestResult(folder, len(rows), mean, report.get("baselines", {}), realism_scores, report.get("fcn_reference", {}))
 
 
 def _write_row(images: Path, key: str, arrays: dict[str, np.ndarray]) -> dict[str, Path]:
@@ -200,6 +220,8 @@ def write_results_page(folder: Path, title: str, sections: list[Section], info: 
                     "1 = the photos', below 1 blurred) and grid artifacts per period (log peak excess over the "
                     "targets'; 0 = none, above 0.1 a visible grid).</p>")
         body.append(table(["measure", "value"], [[k, fmt(v)] for k, v in info["realism"].items()]))
+    if info.get("fcn_reference"):
+        body.append(f"<p>{esc(fcn_reference_line(info['fcn_reference']))}</p>")
     for heading, rows, mean in sections:
         columns = list(rows[0]["files"]) if rows else []
         metric_names = sorted({k for r in rows for k in r["metrics"]})

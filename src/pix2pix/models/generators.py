@@ -93,6 +93,7 @@ class UNet(nn.Module):
     Dropout acts as the paper's noise in the decoder blocks just outside the
     innermost one (3 of them at depth 8, as in the paper's code).
     ``upsample="resize_conv"`` replaces the transposed convolutions (see ``upsampling``).
+    ``out_activation="none"`` leaves the last layer linear: per-pixel class logits for a segmenter.
     """
 
     def __init__(
@@ -105,10 +106,13 @@ class UNet(nn.Module):
         norm: str = "batch",
         dropout: float = 0.5,
         upsample: str = "transposed",
+        out_activation: str = "tanh",
     ) -> None:
         super().__init__()
         if depth < 2:
             raise ValueError("UNet depth must be >= 2")
+        if out_activation not in ("tanh", "none"):
+            raise ValueError(f"UNet out_activation must be 'tanh' or 'none', not {out_activation!r}")
         self.size_multiple = 2**depth
         make_norm, bias = norm_layer(norm), conv_bias(norm)
         widths = [ngf * min(2**i, 8) for i in range(depth)]  # channels after encoder layer i
@@ -134,7 +138,8 @@ class UNet(nn.Module):
             if dropout > 0 and i in dropout_blocks:
                 layers.append(Dropout(dropout))
             decoder[i] = nn.Sequential(*layers)
-        decoder[0] = nn.Sequential(nn.ReLU(), up(widths[0] * 2, out_channels, 0, use_bias=True), nn.Tanh())
+        last = nn.Tanh() if out_activation == "tanh" else nn.Identity()
+        decoder[0] = nn.Sequential(nn.ReLU(), up(widths[0] * 2, out_channels, 0, use_bias=True), last)
         self.decoder = nn.ModuleList(decoder[i] for i in range(depth))
 
     def encode(self, x: torch.Tensor, layers: list[int]) -> list[torch.Tensor]:
