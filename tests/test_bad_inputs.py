@@ -128,3 +128,38 @@ def test_exit_codes_through_the_real_command(tmp_path: Path):
         r = subprocess.run([sys.executable, "-m", "pix2pix", *argv], capture_output=True, text=True, env=env)
         assert r.returncode == code, (argv, r.stderr)
         assert "Traceback" not in r.stderr and r.stderr.strip()
+
+
+def test_a_crop_too_small_for_the_multiscale_discriminator_is_one_line_naming_the_smallest_that_works(tmp_path: Path):
+    sets = [a for item in tiny_overrides(data__num_workers=2, train__max_steps=2, model__num_d=2) for a in ("--set", item)]
+    r = subprocess.run([sys.executable, "-m", "pix2pix", "train", "demo:shapes", "--out", str(tmp_path / "run"),
+                        "--no-progress", *sets], capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0
+    assert r.stderr.strip().count("\n") == 0, r.stderr[-2000:]  # no traceback, no DataLoader-worker traceback after it
+    assert "data.crop_size 32 is too small" in r.stderr and "the smallest crop that works is 47" in r.stderr
+    assert not (tmp_path / "run").exists()  # refused before writing anything
+    sets = [a for item in tiny_overrides(data__num_workers=0, train__max_steps=1, model__num_d=2, data__crop_size=47,
+                                         data__load_size=50) for a in ("--set", item)]
+    r = subprocess.run([sys.executable, "-m", "pix2pix", "train", "demo:shapes", "--out", str(tmp_path / "ok"),
+                        "--no-progress", *sets], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]  # the smallest crop named does train
+
+
+def test_an_error_during_training_leaves_no_dataloader_worker_behind(tmp_path: Path, monkeypatch):
+    """Workers still alive when the error reaches the command print their own traceback at exit."""
+    import multiprocessing
+
+    from pix2pix.api import train
+    from pix2pix.config import load_config
+    from pix2pix.errors import DataError
+    from pix2pix.training.trainer import Trainer
+
+    def failing(self, batch, total, stop_requested=False):  # noqa: ANN001, ANN202
+        raise DataError("a user-caused error in the middle of training")
+
+    monkeypatch.setattr(Trainer, "step_once", failing)
+    cfg = load_config(None, tiny_overrides(data__num_workers=2, train__max_steps=3))
+    with pytest.raises(DataError) as caught:
+        train(cfg, "demo:shapes", tmp_path / "run", progress=False)
+    assert caught.traceback  # the frames (and the loader in them) are still referenced here
+    assert multiprocessing.active_children() == []

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
 import torch
 from torch import nn
 
+from ..errors import ConfigError
 from ..models import unwrap
 from .ema import WeightAverage
 from .registry import resolve
@@ -191,5 +192,11 @@ def discriminator_from_config(cfg: "Config", in_channels: int) -> nn.Module:
     from ..models import build_discriminator
 
     m = resolve(cfg).model
-    return build_discriminator(m.discriminator, in_channels=in_channels, ndf=m.ndf, n_layers=m.n_layers_d, norm=m.norm,
-                               num_d=m.num_d, spectral_norm=m.d_spectral_norm)
+    net = build_discriminator(m.discriminator, in_channels=in_channels, ndf=m.ndf, n_layers=m.n_layers_d, norm=m.norm,
+                              num_d=m.num_d, spectral_norm=m.d_spectral_norm)
+    smallest = getattr(net, "smallest_input", 1)
+    if cfg.data.crop_size < smallest:
+        raise ConfigError(f"data.crop_size {cfg.data.crop_size} is too small for the discriminator (model.discriminator="
+                          f"{m.discriminator}, model.num_d={m.num_d}, model.n_layers_d={m.n_layers_d}): the smallest crop "
+                          f"that works is {smallest}")
+    return net

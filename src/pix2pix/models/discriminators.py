@@ -47,6 +47,9 @@ class PatchDiscriminator(nn.Module):
             width = out
         layers.append(nn.Conv2d(width, 1, 4, stride=1, padding=1))
         self.model = nn.Sequential(*layers)
+        # n_layers stride-2 convolutions, then two 4x4 stride-1 ones that each take a pixel off: the map
+        # must still be 3 wide after the halvings (a 1x1 map before the last one leaves batch norm one value)
+        self.smallest_input = 3 * 2**n_layers
 
     def forward(self, x: torch.Tensor, features: bool = False) -> torch.Tensor | list[torch.Tensor]:
         return _with_activations(self.model, x) if features else self.model(x)  # (B, 1, H', W') patch scores
@@ -77,6 +80,8 @@ class MultiScaleDiscriminator(nn.Module):
     def __init__(self, discriminators: list[nn.Module]) -> None:
         super().__init__()
         self.scales = nn.ModuleList(discriminators)
+        # the k-th scale sees ceil(size / 2**k) pixels
+        self.smallest_input = max((getattr(net, "smallest_input", 1) - 1) * 2**k + 1 for k, net in enumerate(discriminators))
 
     def forward(self, x: torch.Tensor, features: bool = False) -> list[torch.Tensor] | Scores:
         outputs = []

@@ -384,21 +384,24 @@ class Trainer:
         stop = StopRequest()
         with stop:
             batches = iter(loader)
-            while self.step < total:
-                stop_now, out_of_time = self.step_once(next(batches), total, stop.requested)
-                due_samples = bool(cfg.sample_every and self.step % cfg.sample_every == 0)
-                if due_samples or (cfg.val_every and self.step % cfg.val_every == 0):
-                    self._validate(samples=due_samples)
-                    if due_samples:  # the report shows the sample grids: rebuild it with each new one
-                        self._refresh_report()
-                periodic = bool(cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0)
-                timed = cfg.checkpoint_minutes and time.monotonic() - last_checkpoint >= cfg.checkpoint_minutes * 60
-                if periodic or timed or stop_now:
-                    self.save(periodic=periodic)
-                    last_checkpoint, saved_step = time.monotonic(), self.step
-                if stop_now or out_of_time:
-                    status = "interrupted" if stop_now else "budget"
-                    break
+            try:
+                while self.step < total:
+                    stop_now, out_of_time = self.step_once(next(batches), total, stop.requested)
+                    due_samples = bool(cfg.sample_every and self.step % cfg.sample_every == 0)
+                    if due_samples or (cfg.val_every and self.step % cfg.val_every == 0):
+                        self._validate(samples=due_samples)
+                        if due_samples:  # the report shows the sample grids: rebuild it with each new one
+                            self._refresh_report()
+                    periodic = bool(cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0)
+                    timed = cfg.checkpoint_minutes and time.monotonic() - last_checkpoint >= cfg.checkpoint_minutes * 60
+                    if periodic or timed or stop_now:
+                        self.save(periodic=periodic)
+                        last_checkpoint, saved_step = time.monotonic(), self.step
+                    if stop_now or out_of_time:
+                        status = "interrupted" if stop_now else "budget"
+                        break
+            finally:  # on any error too: no worker left to print its own traceback at exit
+                _stop_workers(batches)
         if status == "budget":
             self._bar.total = self.step
         self._bar.close()
@@ -554,6 +557,13 @@ def train(
             return trainer.run()
         finally:
             distributed.cleanup(trainer.dist)
+
+
+def _stop_workers(batches: object) -> None:
+    """Shut a DataLoader iterator's worker processes down now, not at interpreter exit."""
+    shutdown = getattr(batches, "_shutdown_workers", None)  # multi-process iterators only
+    if shutdown is not None:
+        shutdown()
 
 
 def _run_lock(run: Path, main: bool) -> AbstractContextManager[Any]:
