@@ -237,6 +237,9 @@ def test_drawing_page_in_chromium(live_server: str, trained_run: Path):
     artifacts = REPO / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
     with browser_page() as page:
+        failed: list[str] = []  # every request the page makes must succeed (a favicon 404 logs a console error)
+        page.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
+        page.on("console", lambda message: failed.append(message.text) if message.type == "error" else None)
         page.goto(live_server)
         page.wait_for_function("document.body.dataset.ready === '1'", timeout=15000)
         box = page.locator("#canvas").bounding_box()
@@ -254,6 +257,7 @@ def test_drawing_page_in_chromium(live_server: str, trained_run: Path):
         output = _shown_output(page)
         assert page.locator("#download").get_attribute("href")
         page.screenshot(path=str(artifacts / "serve_page.png"), full_page=True)
+    assert failed == []
     import base64
 
     drawing = Image.open(io.BytesIO(base64.b64decode(drawn.split(",", 1)[1])))

@@ -15,6 +15,8 @@ from typing import Callable, Sequence
 from . import __version__
 from .errors import Pix2PixError, shown
 
+BENCH_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench.py"
+
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -230,15 +232,11 @@ def cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    return run_bench(args.bench_args)
-
-
 def run_bench(bench_args: list[str]) -> int:
     """Options are passed through to benchmarks/bench.py untouched (argparse cannot forward '--quick')."""
     import importlib.util
 
-    script = Path(__file__).resolve().parents[2] / "benchmarks" / "bench.py"
+    script = BENCH_SCRIPT
     if not script.exists():
         raise _usage("pix2pix bench runs the benchmarks/ folder of a source checkout (git clone, then make install)")
     spec = importlib.util.spec_from_file_location("pix2pix_bench", script)
@@ -405,9 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_download)
 
-    p = sub.add_parser("bench", help="speed, memory and quality against the research loop (see --help)", add_help=False)
-    p.add_argument("bench_args", nargs=argparse.REMAINDER, help="options of benchmarks/bench.py: --quick, --device, ...")
-    p.set_defaults(func=cmd_bench)
+    if BENCH_SCRIPT.exists():  # a source checkout; an installed package has no benchmarks/ and does not offer it
+        p = sub.add_parser("bench", help="speed, memory and quality against the research loop (see --help)", add_help=False)
+        p.add_argument("bench_args", nargs=argparse.REMAINDER, help="options of benchmarks/bench.py: --quick, --device, ...")
 
     p = sub.add_parser("report", help="rebuild RUN/report.html")
     p.add_argument("run")

@@ -20,7 +20,3 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     """float in [-1, 1] -> uint8, rounded (inverse of ``to_model_range`` up to rounding)."""
     return images.detach().float().add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
 
-
-def to_hwc_numpy(image: torch.Tensor) -> np.ndarray:
-    """(C, H, W) uint8 tensor -> (H, W, C) uint8 numpy."""
-    return image.permute(1, 2, 0).cpu().numpy()

@@ -32,7 +32,7 @@ def rel(path: Path, start: Path) -> str:
 def page(title: str, body: str) -> str:
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{esc(title)}</title>"
+        f"<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{esc(title)}</title><link rel=\"icon\" href=\"data:,\">"
         f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n"
     )
 

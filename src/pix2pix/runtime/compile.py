@@ -94,10 +94,6 @@ class AutoCompiledRunner:
         self.failed = False
         self.compile_time: float | None = None
 
-    def expect(self, images: int) -> None:
-        """Tell the runner how many more images are coming (its decisions use it)."""
-        self.remaining = images
-
     @property
     def compiled_shapes(self) -> set[tuple[int, ...]]:
         return set(self._compiled_shapes)
