@@ -1,6 +1,6 @@
 """The bad-input corpus through check-data, train, translate and the server.
 
-Documented behaviour (README, "Bad input"): images that can be read are normalised
+Documented behaviour (docs/operations.md, "Faults and bad input"): images that can be read are normalised
 (16-bit, palette, CMYK, EXIF rotation, alpha, grey among colour, 1x1, wrong
 extension); files that cannot be used are left out with a warning naming them
 (check-data lists every one); a path or option that cannot work is a one-line

@@ -21,7 +21,7 @@ def test_defaults_are_the_paper_plus_the_measured_recipe():
     assert cfg.loss.lambda_l1 == 100
     assert (cfg.data.load_size, cfg.data.crop_size, cfg.data.flip) == (286, 256, True)
     assert (cfg.train.n_epochs, cfg.train.n_epochs_decay) == (100, 100)
-    # pix2pix "auto" keys: the paper's networks, with the recipe measured best (README "Quality: the recipe")
+    # pix2pix "auto" keys: the paper's networks, with the recipe measured best (benchmarks/results/recipe.md)
     assert (cfg.model.generator, cfg.model.norm, cfg.model.dropout) == ("unet", "batch", 0.5)
     assert (cfg.loss.gan_mode, cfg.model.upsample, cfg.train.ema_decay) == ("lsgan", "pixel_shuffle_outer", 0.999)
 
