@@ -299,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_task_option(p)
     p.add_argument("--preset", action="append", choices=sorted(PRESETS), metavar="NAME",
-                   help=f"apply a preset ({', '.join(sorted(PRESETS))}); repeatable, later ones win (see README)")
+                   help=f"apply a preset ({', '.join(sorted(PRESETS))}); repeatable, later ones win (see docs/configuration.md)")
     p.add_argument("--resume", metavar="RUN", help="continue RUN exactly where it stopped")
     p.add_argument("--init-from", metavar="RUN_OR_CKPT", help="start a new run from these network weights (fine-tuning)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -1,7 +1,7 @@
 """Every setting of a run, as one dataclass per subsystem.
 
-Defaults are the best recipe we have measured on real held-out data (README,
-"Quality: the recipe"); ``--preset paper`` reproduces the pix2pix paper (Isola et al.,
+Defaults are the best recipe we have measured on real held-out data
+(benchmarks/results/recipe.md); ``--preset paper`` reproduces the pix2pix paper (Isola et al.,
 2017) exactly, and the unpaired methods keep their papers' recipes. Keys that
 differ between methods default to ``"auto"`` (or a negative number): the
 chosen method fills them (``pix2pix.methods.resolve``), and the resolved value
@@ -64,8 +64,7 @@ class DataConfig:
     # Size of the built-in demo:shapes images (pixels, square).
     demo_size: int = 128
     # paired: pairs from the data (A|B files or A/B folders). Any other task makes
-    # the input from each photo of a folder of photos, after the jitter (README,
-    # "Tasks from photos alone"); held-out inputs are drawn from each file's path.
+    # the input from each photo of a folder of photos, after the jitter (docs/photo-tasks.md); held-out inputs are drawn from each file's path.
     task: Literal["paired", "colorization", "inpainting", "superres", "denoise", "edges"] = "paired"
     # Photo tasks on an aligned A|B set: which half is the photo ("" = the whole file).
     photo_side: Literal["", "A", "B"] = ""
@@ -123,11 +122,11 @@ class DataConfig:
 class ModelConfig:
     """Which networks to build; every size argument of the registry's factories."""
 
-    # A registered method (pix2pix.methods; README "Models and losses"). The
+    # A registered method (pix2pix.methods; docs/methods.md). The
     # "auto" values below are filled from the method's defaults.
     method: str = "pix2pix"
     # Which of the method's defaults fill the "auto" keys: best (the best recipe
-    # measured on held-out data, README "Quality: the recipe") or paper (its paper's exact
+    # measured on held-out data, benchmarks/results/recipe.md) or paper (its paper's exact
     # settings; --preset paper sets this and the paper's other values).
     recipe: Literal["best", "paper"] = "best"
     # Registered generator name (auto: the method's).
@@ -152,7 +151,7 @@ class ModelConfig:
     # pixel_shuffle: a sub-pixel 3x3 conv with ICNR init (Aitken et al., 2017), artifact-free at
     # the start yet with a kernel per output phase for fine detail; pixel_shuffle_outer: sub-pixel
     # in the two outermost decoder layers only (the 2 and 4 px periods), resize_conv inside.
-    # auto: the method's (pix2pix's best recipe: pixel_shuffle_outer, README "Quality: the recipe";
+    # auto: the method's (pix2pix's best recipe: pixel_shuffle_outer, benchmarks/results/recipe.md;
     # transposed in the papers and for CycleGAN and CUT).
     upsample: Literal["auto", "transposed", "resize_conv", "pixel_shuffle", "pixel_shuffle_outer"] = "auto"
     # data.task=colorization, what G predicts from the grey image (L is the input's, converted
@@ -160,7 +159,7 @@ class ModelConfig:
     # bins of a and of b, trained with cross-entropy (weighted by loss.lambda_l1 in place of L1)
     # and decoded with the annealed mean (Zhang et al., 2016), which commits to colours where a
     # regression's outputs are greyish compromises; ab = Lab's ab by L1 regression (the
-    # research repository's choice); rgb. Measured on facades: README "Tasks from photos alone".
+    # research repository's choice); rgb. Measured on facades: docs/photo-tasks.md.
     colorization_output: Literal["rgb", "ab", "bins"] = "bins"
     # bins: the annealed mean's temperature (1 = the distribution's mean, -> 0 its mode; the paper's 0.38).
     colour_temperature: float = 0.38
@@ -193,7 +192,7 @@ class LossConfig:
     gan_mode: Literal["auto", "vanilla", "lsgan", "hinge", "wgangp"] = "auto"
     # Weight of the adversarial term (paired method). 0 = no discriminator: G learns from
     # the reconstruction terms alone, a PSNR-oriented regression that also skips D's
-    # compute (the superres and denoise tasks' choice, measured: README).
+    # compute (the superres and denoise tasks' choice, measured: docs/photo-tasks.md).
     lambda_gan: float = 1.0
     # pix2pix paper: lambda = 100 for the L1 term.
     lambda_l1: float = 100.0
@@ -293,7 +292,7 @@ class TrainConfig:
     # Mixed precision: bf16 autocast (CPU/GPU), fp16 (CUDA, with GradScaler). auto:
     # bf16 on CPUs that compute it natively (AVX512-BF16, AMX; measured 1.6x per step
     # at batch 1 on a 2-core AMD EPYC), fp32 on others; on CUDA bf16 from batch 2
-    # up and fp32 at batch 1 (launch-bound there: measured faster). See README.
+    # up and fp32 at batch 1 (launch-bound there: measured faster). See benchmarks/results/performance.md.
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     # NHWC memory layout. auto: on for CUDA (tensor cores), off on CPU (measured at
     # 256 px on a 2-core AMD EPYC: batch 1 slower, 277 vs 218 ms per step; batch 8
@@ -317,7 +316,7 @@ class TrainConfig:
     # Exponential moving average of the generator's weights (and batch-norm
     # statistics) used for validation, best.pt, test, translate, export and serve;
     # 0 = off, else e.g. 0.999 (averages over ~1000 steps). Negative = auto: the
-    # method's (pix2pix's best recipe: 0.999, README "Quality: the recipe"; 0 for the others).
+    # method's (pix2pix's best recipe: 0.999, benchmarks/results/recipe.md; 0 for the others).
     ema_decay: float = -1.0
     # Differentiable augmentation of every pair D sees (DiffAugment, Zhao et al.,
     # 2020): none, or a comma-separated list of color, translation, cutout.
@@ -372,7 +371,7 @@ class InferenceConfig:
 
     # paper: batch statistics and dropout on, as during training and in the
     # paper's test script (each image normalised by its own statistics, dropout
-    # masks seeded). eval: running statistics, no dropout. See README for the
+    # masks seeded). eval: running statistics, no dropout. See docs/deployment.md for the
     # numbers behind the default.
     norm: Literal["paper", "eval"] = "paper"
     # Seed of the dropout masks in paper mode (same seed -> same output).
@@ -385,7 +384,7 @@ class InferenceConfig:
     tile_size: int = 1024
     # auto: bf16 where the hardware computes it natively (CPUs with AVX512-BF16 or
     # AMX, CUDA GPUs with bf16), else fp32. Outputs stay within noise of fp32
-    # (README, "Inference speed"). Validation during training always runs fp32.
+    # (benchmarks/results/performance.md, "Inference speed"). Validation during training always runs fp32.
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     # torch.compile the generator. auto: when the images that follow repay the
     # compile (translate/test know their count; a Translator compiles a shape once
@@ -486,11 +485,11 @@ PRESETS: dict[str, dict[str, str]] = {
     "edges2photo": {"loss.lambda_l1": "75"},  # edges/sketch -> photo: 50-100
     "colorization": {"loss.lambda_l1": "30"},  # grey -> colour: 10-50 (paired grey/colour data)
     # data.task=colorization: colour classes trained by cross-entropy alone; measured more faithful
-    # (ab L1) and more colourful than regression + GAN at lambda 30 (README, "Tasks from photos alone").
+    # (ab L1) and more colourful than regression + GAN at lambda 30 (docs/photo-tasks.md).
     "colour_classes": {"model.colorization_output": "bins", "loss.lambda_gan": "0"},
     "inpainting": {"loss.lambda_l1": "150"},  # fill holes: 100-200
     # superres and denoise: scored by PSNR, which an adversarial term and dropout only cost;
-    # L1 alone on a 4x smaller U-Net at a 5x learning rate measured best (README, "Tasks from photos alone").
+    # L1 alone on a 4x smaller U-Net at a 5x learning rate measured best (docs/photo-tasks.md).
     "restoration": {"loss.lambda_gan": "0", "model.dropout": "0", "model.ngf": "32", "train.lr_g": "0.001"},
 }
 

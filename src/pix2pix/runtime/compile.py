@@ -29,8 +29,8 @@ from torch import nn
 
 CompileSetting = Literal["auto", "true", "false"]
 
-# Seconds to compile the 256 px U-Net, per device type, rounded up from measurements (README,
-# "Inference speed"): 26-34 s on a 2-core AMD EPYC Zen 2 with a cold inductor cache (7 s on
+# Seconds to compile the 256 px U-Net, per device type, rounded up from measurements
+# (benchmarks/results/performance.md, "Inference speed"): 26-34 s on a 2-core AMD EPYC Zen 2 with a cold inductor cache (7 s on
 # a Zen 5 with a warm one). Conservative: a wrong "no" costs some speed, a wrong "yes" a
 # compile that is never repaid.
 COMPILE_SECONDS = {"cpu": 30.0, "cuda": 40.0}

@@ -46,7 +46,7 @@ log = logging.getLogger("pix2pix.serve")
 class ServeOptions:
     max_upload_mb: float = 20.0
     max_pixels: int = 25_000_000
-    batch_window_ms: float = 10.0  # measured: 2.5x the throughput of one-by-one under load (README)
+    batch_window_ms: float = 10.0  # measured: 2.5x the throughput of one-by-one under load (benchmarks/results/performance.md)
     max_batch: int = 16
     # Batches translated at once, each on its own thread, by one shared model (the inference mode
     # travels with each call). 1 on CPUs: torch already spreads one batch over every core.
