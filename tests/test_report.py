@@ -102,3 +102,18 @@ def test_tensorboard_scalars_and_images(tmp_path: Path):
     events.Reload()
     assert "train/loss_G_L1" in events.Tags()["scalars"] and "val/val_L1" in events.Tags()["scalars"]
     assert "samples" in events.Tags()["images"]
+
+
+def test_writing_a_report_leaves_the_callers_matplotlib_backend_alone(tiny_run: Path):
+    """A notebook's backend must not be switched under the user by train()'s report."""
+    import subprocess
+    import sys
+
+    code = ("import matplotlib; matplotlib.use('svg'); import matplotlib.pyplot\n"
+            "from pix2pix.evaluation.report import write_run_report\n"
+            f"write_run_report({str(tiny_run)!r})\n"
+            "print(matplotlib.get_backend(), 'pyplot' in __import__('sys').modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split()[0] == "svg"
+    assert (tiny_run / "plots" / "losses_G.png").stat().st_size > 1000

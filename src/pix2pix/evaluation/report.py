@@ -43,11 +43,11 @@ def _series(events: list[dict[str, Any]], event: str, accept: Any) -> dict[str, 
 
 
 def _plot(path: Path, title: str, series: dict[str, tuple[list[int], list[float]]], ylabel: str = "") -> Path:
-    matplotlib = require("matplotlib", "plots", "report plots")
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    require("matplotlib", "plots", "report plots")
+    from matplotlib.figure import Figure  # the object API: no pyplot, so the caller's backend is left alone
 
-    fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=100)
+    fig = Figure(figsize=(6.4, 3.4), dpi=100)
+    ax = fig.subplots()
     for label, (steps, values) in sorted(series.items()):
         ax.plot(steps, values, label=label, linewidth=1.2, marker="o" if len(steps) < 30 else None, markersize=3)
     ax.set_title(title)
@@ -60,7 +60,6 @@ def _plot(path: Path, title: str, series: dict[str, tuple[list[int], list[float]
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda fh: fig.savefig(fh, format="png"))
-    plt.close(fig)
     return path
 
 
