@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from pix2pix import Translator
@@ -95,3 +96,18 @@ def test_train_scale_resizes_and_restores(trained_run: Path):
     t = Translator.from_checkpoint(trained_run)  # trained with resize_and_crop 72 -> 64: runs at 64
     assert t.prepare(image(30, 100)).shape == (64, 64, 3)
     assert t(image(30, 100)).size == (100, 30)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])  # bf16 turns channels_last on: the weights are copied
+def test_a_translator_leaves_the_callers_model_untouched(trained_run: Path, precision: str):
+    model = load_model(trained_run)
+    net = model.generators["AtoB"]
+    before = {name: type(m) for name, m in net.named_modules()}
+    weights = {name: (p.stride(), p.clone()) for name, p in net.named_parameters()}
+    picture = image(64, 64)
+    translated = np.asarray(Translator(model, device="cpu", precision=precision)(picture))
+    assert {name: type(m) for name, m in net.named_modules()} == before  # no kernel class swapped in
+    for name, p in net.named_parameters():
+        stride, value = weights[name]
+        assert p.stride() == stride and torch.equal(p, value), name  # same layout, same values
+    assert translated.shape == (64, 64, 3)

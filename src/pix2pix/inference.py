@@ -7,6 +7,8 @@ validation and serving.
 
 from __future__ import annotations
 
+import copy
+import itertools
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -50,6 +52,18 @@ def as_array(image: ImageLike) -> np.ndarray:
             array = np.clip(array, 0, 255).astype(np.uint8)
         return np.ascontiguousarray(array)
     raise ImageError(repr(type(image).__name__), "expected a PIL image, a numpy array or a file path")
+
+
+def _device_of(net: torch.nn.Module) -> torch.device | None:
+    first = next(iter(net.parameters()), None)
+    return first.device if first is not None else None
+
+
+def own_copy(net: torch.nn.Module, share_weights: bool) -> torch.nn.Module:
+    """A copy of ``net``'s modules for a Translator to change (kernel classes, device, memory format);
+    with ``share_weights`` its parameters and buffers are the caller's own tensors, not copies."""
+    memo = {id(t): t for t in itertools.chain(net.parameters(), net.buffers())} if share_weights else {}
+    return copy.deepcopy(net, memo)
 
 
 class Translator:
@@ -112,10 +126,8 @@ class Translator:
             self.tile_size = 0
         if self.scale not in ("train", "native"):
             raise ConfigError(f"inference.scale: '{self.scale}' is not one of train, native")
-        self.net = model.generators[direction].to(self.device)
+        source = model.generators[direction]
         exported_graph = model.fixed_norm is not None and model.path.suffix.lower() != ".safetensors"
-        if self.device.type == "cpu" and not exported_graph:
-            use_matmul_convolutions(self.net, per_sample=True)  # the runtime's CPU kernel choice, batch-independent
         kind = resolve_inference_precision(precision or inference.precision, self.device)
         if exported_graph:
             kind = "fp32"  # an exported graph runs as it was exported
@@ -123,6 +135,13 @@ class Translator:
             channels_last = self.device.type == "cuda" or kind != "fp32"
         channels_last = channels_last and not exported_graph
         self.precision = Autocast(kind, self.device, channels_last)
+        if exported_graph:
+            self.net = source.to(self.device)
+        else:  # the runtime's changes below must never reach the caller's own model
+            self.net = own_copy(source, share_weights=not channels_last and _device_of(source) == self.device)
+            self.net = self.net.to(self.device)
+        if self.device.type == "cpu" and not exported_graph:
+            use_matmul_convolutions(self.net, per_sample=True)  # the runtime's CPU kernel choice, batch-independent
         if channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         setting = "false" if exported_graph else resolve_compile(compile if compile is not None else inference.compile)
