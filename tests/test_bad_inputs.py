@@ -79,7 +79,11 @@ def test_translate_skips_unreadable_files_and_writes_no_partial_output(tmp_path:
 
 
 def test_server_answers_every_bad_upload_with_json(trained_run: Path):
-    pytest.importorskip("fastapi")
+    import importlib.util
+
+    from conftest import require_or_skip
+
+    require_or_skip(importlib.util.find_spec("fastapi") is not None, "fastapi is not installed (pip install 'pix2pix[serve]')")
     from fastapi.testclient import TestClient
 
     from pix2pix.serve.app import create_app
