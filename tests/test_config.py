@@ -137,3 +137,15 @@ def test_paper_preset_pins_the_papers_recipe_and_combines_with_a_task_preset():
     assert cfg.train.ema_decay == 0.99  # --set still beats a preset
     combined = load_config(preset=["paper", "colorization"])
     assert combined.loss.lambda_l1 == 30 and combined.model.recipe == "paper"
+
+
+def test_a_photo_task_gets_its_preset_through_the_api_as_through_the_cli(tmp_path):
+    """The CLI's --task passes data.task on to load_config, which adds the task's preset."""
+    api = load_config(None, ["data.task=colorization"])
+    assert api.model.colorization_output == "bins" and api.loss.lambda_gan == 0  # the colour_classes preset
+    assert load_config(None, ["data.task=superres"]).model.ngf == 32  # restoration
+    assert load_config(None, ["data.task=colorization", "loss.lambda_gan=1"]).loss.lambda_gan == 1  # --set wins
+    toml = tmp_path / "c.toml"
+    toml.write_text('[data]\ntask = "edges"\n')
+    assert load_config(toml).loss.lambda_l1 == 75  # edges2photo, from a config file too
+    assert load_config(None, []).loss.lambda_l1 == 100 and load_config(None, ["data.task=paired"]).loss.lambda_gan == 1

@@ -70,10 +70,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not args.data or not args.out:
             raise _usage("train needs DATA and --out RUN (or --resume RUN)")
         presets, overrides = list(args.preset or []), list(args.set)
-        if args.task:  # the task and its preset; --set still wins
-            from .data.photos import TASK_PRESETS
-
-            presets += [TASK_PRESETS[args.task]] if args.task in TASK_PRESETS else []
+        if args.task:  # load_config adds the task's preset; --set still wins
             overrides = [f"data.task={args.task}"] + overrides
         cfg = load_config(args.config, overrides, presets)
         result = train(cfg, args.data, args.out, init_from=args.init_from, progress=not args.no_progress)

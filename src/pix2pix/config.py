@@ -496,6 +496,10 @@ PRESETS: dict[str, dict[str, str]] = {
 # Presets that only make sense for one task: elsewhere their settings would silently mean
 # something else (colour_classes on paired data would be L1-only training, no colour classes).
 PRESET_TASKS: dict[str, str] = {"colour_classes": "colorization"}
+# The preset each photo task trains with unless an explicit --set says otherwise: load_config applies
+# it, so the CLI's --task, --set data.task=... and the Python API get the same recipe.
+TASK_PRESETS: dict[str, str] = {"colorization": "colour_classes", "inpainting": "inpainting", "edges": "edges2photo",
+                                "superres": "restoration", "denoise": "restoration"}
 
 
 def _section_types() -> dict[str, type]:
@@ -607,9 +611,14 @@ def load_config(
     overrides: list[str] | None = None,
     preset: str | list[str] | None = None,
 ) -> Config:
-    """Defaults <- TOML file <- presets (in the order given) <- --set overrides, validated."""
+    """Defaults <- TOML file <- presets (in the order given, then the photo task's own) <- --set overrides,
+    validated."""
     raw: dict[str, Any] = read_toml(Path(path)) if path else {}
     names = [preset] if isinstance(preset, str) else list(preset or [])
+    task = next((value for section, key, value in map(parse_override, reversed(list(overrides or [])))
+                 if (section, key) == ("data", "task")), raw.get("data", {}).get("task"))
+    if task in TASK_PRESETS and TASK_PRESETS[task] not in names:
+        names.append(TASK_PRESETS[task])
     preset_overrides: list[str] = []
     for name in names:
         if name not in PRESETS:

@@ -33,10 +33,6 @@ from .unpaired import FileImages, ImageSource, SideReport
 PHOTO_TASKS = ("colorization", "inpainting", "superres", "denoise", "edges")
 # Restoration tasks run at the photo's own resolution, whatever inference.scale says.
 NATIVE_SCALE_TASKS = ("inpainting", "superres", "denoise")
-TASK_PRESETS = {"colorization": "colour_classes", "inpainting": "inpainting", "edges": "edges2photo",
-                "superres": "restoration", "denoise": "restoration"}
-
-
 def input_channels(task: str) -> int:
     """Channels of the model's input for a photo task (the output is the RGB photo)."""
     return {"colorization": 1, "inpainting": 4, "edges": 1}.get(task, 3)
