@@ -148,4 +148,6 @@ def test_a_photo_task_gets_its_preset_through_the_api_as_through_the_cli(tmp_pat
     toml = tmp_path / "c.toml"
     toml.write_text('[data]\ntask = "edges"\n')
     assert load_config(toml).loss.lambda_l1 == 75  # edges2photo, from a config file too
+    toml.write_text('[data]\ntask = "edges"\n[loss]\nlambda_l1 = 40.0\n')
+    assert load_config(toml).loss.lambda_l1 == 40  # a value written in the file beats the task's preset
     assert load_config(None, []).loss.lambda_l1 == 100 and load_config(None, ["data.task=paired"]).loss.lambda_gan == 1

@@ -611,14 +611,20 @@ def load_config(
     overrides: list[str] | None = None,
     preset: str | list[str] | None = None,
 ) -> Config:
-    """Defaults <- TOML file <- presets (in the order given, then the photo task's own) <- --set overrides,
-    validated."""
-    raw: dict[str, Any] = read_toml(Path(path)) if path else {}
+    """Defaults <- the photo task's preset <- TOML file <- presets (in the order given) <- --set overrides,
+    validated. The task's preset applies however ``data.task`` is set (a file, --set, the CLI's --task),
+    below everything written explicitly, so a saved config.toml loads as it was saved."""
+    file_raw: dict[str, Any] = read_toml(Path(path)) if path else {}
     names = [preset] if isinstance(preset, str) else list(preset or [])
     task = next((value for section, key, value in map(parse_override, reversed(list(overrides or [])))
-                 if (section, key) == ("data", "task")), raw.get("data", {}).get("task"))
-    if task in TASK_PRESETS and TASK_PRESETS[task] not in names:
-        names.append(TASK_PRESETS[task])
+                 if (section, key) == ("data", "task")), file_raw.get("data", {}).get("task"))
+    task_preset = TASK_PRESETS.get(task) if task not in (None, "paired") else None
+    raw = apply_overrides({}, [f"{k}={v}" for k, v in PRESETS[task_preset].items()]) if task_preset else {}
+    for section, values in file_raw.items():
+        if isinstance(values, dict):
+            raw.setdefault(section, {}).update(values)
+        else:
+            raw[section] = values  # not a [section] table: from_dict says so
     preset_overrides: list[str] = []
     for name in names:
         if name not in PRESETS:
