@@ -122,9 +122,37 @@ def test_micro_batching_serves_concurrent_requests(trained_run: Path):
         with concurrent.futures.ThreadPoolExecutor(6) as pool:
             results = list(pool.map(lambda b: c.post("/translate", content=b), bodies))
         assert all(r.status_code == 200 for r in results)
-        assert c.app.state.batcher.batches < 6  # some requests shared a forward pass
         single = [c.post("/translate", content=b).content for b in bodies[:2]]
         assert single == [results[0].content, results[1].content]  # batching never changes an output
+
+
+def test_the_batcher_gathers_waiting_requests_up_to_max_batch_and_answers_each_its_own():
+    """Requests already queued when the worker gathers share one forward pass (no timing involved)."""
+    import asyncio
+
+    from pix2pix.serve.app import Batcher
+
+    class Recording:
+        def __init__(self) -> None:
+            self.batches: list[int] = []
+
+        def translate_arrays(self, images: list[np.ndarray], batch_size: int) -> list[np.ndarray]:
+            self.batches.append(len(images))
+            return [image + 1 for image in images]
+
+    async def six_requests(window_ms: float) -> tuple[list[int], list[int]]:
+        recording = Recording()
+        batcher = Batcher({"AtoB": recording}, window_ms=window_ms, max_batch=4)
+        await batcher.start()
+        requests = [asyncio.create_task(batcher.translate(np.full((2, 2, 3), i, np.uint8), "AtoB")) for i in range(6)]
+        outputs = await asyncio.gather(*requests)
+        await batcher.stop()
+        return recording.batches, [int(out[0, 0, 0]) for out in outputs]
+
+    batches, answers = asyncio.run(six_requests(window_ms=200))
+    assert batches == [4, 2] and answers == [1, 2, 3, 4, 5, 6]  # max_batch, then the rest; each its own output
+    batches, answers = asyncio.run(six_requests(window_ms=0))
+    assert batches == [1] * 6 and answers == [1, 2, 3, 4, 5, 6]  # no window: one at a time
 
 
 def _free_port() -> int:
