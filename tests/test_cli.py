@@ -115,3 +115,15 @@ def test_report_command(folder_data: Path, tmp_path: Path, cli):
     r = cli("report", run)
     assert r.code == 0 and (run / "report.html").exists()
     assert cli("report", tmp_path).code == 2
+
+
+def test_no_progress_silences_the_data_decoding_bars_too(tmp_path: Path, cli):
+    from conftest import make_folder_dataset, tiny_overrides
+
+    data = make_folder_dataset(tmp_path / "data", {"train": 60}, size=32)  # >= 50 files: decoding shows a bar
+    sets = [a for item in tiny_overrides(train__max_steps=1) for a in ("--set", item)]
+    quiet = cli("train", data, "--out", tmp_path / "quiet", "--no-progress", *sets)
+    assert quiet.code == 0, quiet.err
+    assert "decoding" not in quiet.err and "it/s" not in quiet.err and "item/s" not in quiet.err, quiet.err[-500:]
+    shown = cli("train", data, "--out", tmp_path / "shown", *sets)
+    assert shown.code == 0 and "decoding train" in shown.err  # the bar is there without --no-progress

@@ -149,7 +149,7 @@ def derive(task: str, photo: np.ndarray, cfg: DataConfig, rng: np.random.Generat
 
 
 # ---------------------------------------------------------------------- the data
-def open_photos(data: str | Path, split: str, cfg: DataConfig, decode: str = "auto") -> ImageSource:
+def open_photos(data: str | Path, split: str, cfg: DataConfig, decode: str = "auto", progress: bool = True) -> ImageSource:
     """The photos of one split: a flat folder (every split), train/val/test sub-folders, one half of an
     aligned A|B set (``data.photo_side``), or one side of A/B folders."""
     layout = detect_layout(data)
@@ -170,7 +170,7 @@ def open_photos(data: str | Path, split: str, cfg: DataConfig, decode: str = "au
         print(f"warning: every image in {shown(data)} is exactly twice as wide as high, like an A|B pair; "
               "set data.photo_side=A or B to take one half as the photo", file=sys.stderr)
     if decode == "check" or (decode == "auto" and total <= cfg.cache_mb * 2**20):
-        source.decode_all(keep=decode == "auto")
+        source.decode_all(keep=decode == "auto", progress=progress)
     return source
 
 

@@ -136,14 +136,15 @@ class FileSource(PairSource):
 
         self.records, self.cache = decode_each(
             self.records, lambda r: decode_record(r, self.channels), self.report.problems, keep,
-            f"decoding {self.report.split}", forget_size,
+            f"decoding {self.report.split}", forget_size, progress,
         )
 
 
-def decode_each(items: list, decode, problems: list[Problem], keep: bool, desc: str, on_failure=None) -> tuple[list, list | None]:  # noqa: ANN001
+def decode_each(items: list, decode, problems: list[Problem], keep: bool, desc: str, on_failure=None,  # noqa: ANN001
+                progress: bool = True) -> tuple[list, list | None]:
     """Decode every item; failures become problems (and leave the list). Returns (good items, decoded or None)."""
     good, cache = [], []
-    for item in tqdm(items, desc=desc, unit="item", leave=False, disable=len(items) < 50, file=sys.stderr):
+    for item in tqdm(items, desc=desc, unit="item", leave=False, disable=not progress or len(items) < 50, file=sys.stderr):
         try:
             decoded = decode(item)
         except ImageError as exc:
@@ -203,7 +204,8 @@ def resolve_channels(cfg: DataConfig, native: tuple[set, set]) -> tuple[int, int
     return tuple(c or a for c, a in zip(configured, auto))  # type: ignore[return-value]
 
 
-def open_file_split(layout: DatasetLayout, split_name: str, cfg: DataConfig, decode: Decode = "auto") -> FileSource:
+def open_file_split(layout: DatasetLayout, split_name: str, cfg: DataConfig, decode: Decode = "auto",
+                    progress: bool = True) -> FileSource:
     """Pair, probe and (when it fits, or for checking) decode one split of a folder dataset.
 
     Args:
@@ -216,7 +218,8 @@ def open_file_split(layout: DatasetLayout, split_name: str, cfg: DataConfig, dec
     good: list[PairRecord] = []
     sizes: dict[PairRecord, tuple[int, int]] = {}
     decoded_bytes = 0
-    bar = tqdm(records, desc=f"checking {split.name}", unit="pair", leave=False, disable=len(records) < 500, file=sys.stderr)
+    bar = tqdm(records, desc=f"checking {split.name}", unit="pair", leave=False, disable=not progress or len(records) < 500,
+               file=sys.stderr)
     for record in bar:
         try:
             a, b = _probe_record(record)
@@ -233,18 +236,18 @@ def open_file_split(layout: DatasetLayout, split_name: str, cfg: DataConfig, dec
     source = FileSource(good, channels, report, f"{shown(layout.root)}: {layout.describe()}")
     source.sizes = sizes
     if decode == "check" or (decode == "auto" and decoded_bytes <= cfg.cache_mb * 2**20):
-        source.decode_all(keep=decode == "auto")
+        source.decode_all(keep=decode == "auto", progress=progress)
     return source
 
 
-def open_pairs(data: str | Path, split: str, cfg: DataConfig, decode: Decode = "auto") -> PairSource:
+def open_pairs(data: str | Path, split: str, cfg: DataConfig, decode: Decode = "auto", progress: bool = True) -> PairSource:
     """The pairs of one split of DATA (a folder or a ``demo:`` name)."""
     name = demo.parse_demo_name(str(data))
     if name is not None:
         if name not in demo.DEMO_NAMES:
             raise DataError(f"unknown demo dataset '{data}' (valid: {', '.join('demo:' + n for n in demo.DEMO_NAMES)})")
         return DemoSource(split, cfg.demo_size)
-    return open_file_split(detect_layout(data), split, cfg, decode)
+    return open_file_split(detect_layout(data), split, cfg, decode, progress)
 
 
 def available_splits(data: str | Path) -> list[str]:

@@ -115,9 +115,9 @@ class FileImages(ImageSource):
         self.files = good
         return total
 
-    def decode_all(self, keep: bool) -> None:
+    def decode_all(self, keep: bool, progress: bool = True) -> None:
         self.files, self.cache = decode_each(self.files, self._decode, self.report.problems, keep,
-                                             f"decoding {self.report.name}")
+                                             f"decoding {self.report.name}", progress=progress)
 
 
 class DemoImages(ImageSource):
@@ -143,7 +143,8 @@ class DemoImages(ImageSource):
         return demo.make_pair(self.split, other, self.size)[self.side]
 
 
-def open_unpaired(data: str | Path, split: str, cfg: DataConfig, decode: str = "auto") -> tuple[ImageSource, ImageSource]:
+def open_unpaired(data: str | Path, split: str, cfg: DataConfig, decode: str = "auto",
+                  progress: bool = True) -> tuple[ImageSource, ImageSource]:
     """The A and B images of one split, each side checked on its own."""
     name = demo.parse_demo_name(str(data))
     if name is not None:
@@ -170,7 +171,7 @@ def open_unpaired(data: str | Path, split: str, cfg: DataConfig, decode: str = "
         side.channels = count
     if decode == "check" or (decode == "auto" and total <= cfg.cache_mb * 2**20):
         for side in sides:
-            side.decode_all(keep=decode == "auto")
+            side.decode_all(keep=decode == "auto", progress=progress)
     return sides[0], sides[1]
 
 

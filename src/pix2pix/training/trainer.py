@@ -88,17 +88,17 @@ def _note_skipped(skipped: list[Path]) -> None:
         warn(f"note: ignored {len(skipped)} non-image file(s) ({', '.join(names[:3])})")
 
 
-def paired_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths) -> TrainingData:
+def paired_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths, progress: bool = True) -> TrainingData:
     """pix2pix: train pairs + val split (or a held-out slice of train), problems reported once."""
     refuse_photo_folder(data)
-    train_source = open_pairs(data, "train", cfg.data)
+    train_source = open_pairs(data, "train", cfg.data, progress=progress)
     warn(summarize_problems(train_source, data))
     _note_skipped(train_source.report.skipped)
     if len(train_source) == 0:
         raise DataError(f"{shown(data)}: no usable training pairs (run 'pix2pix check-data {shown(data)}')")
     val_source: PairSource | None = None
     if "val" in available_splits(data):
-        val_source = open_pairs(data, "val", cfg.data)
+        val_source = open_pairs(data, "val", cfg.data, progress=progress)
         warn(summarize_problems(val_source, data))
         if len(val_source) == 0:
             val_source = None
@@ -111,16 +111,16 @@ def paired_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths) ->
     return TrainingData(dataset, PairValidator(cfg, val_source, paths), channels, palette)
 
 
-def unpaired_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths) -> TrainingData:
+def unpaired_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths, progress: bool = True) -> TrainingData:
     """Unpaired methods: A and B images drawn independently; validation on a val split or held-out images."""
-    a, b = open_unpaired(data, "train", cfg.data)
+    a, b = open_unpaired(data, "train", cfg.data, progress=progress)
     for side in (a, b):
         warn(side_warning(side, data, cfg.model.method))
         _note_skipped(side.report.skipped)
         if len(side) == 0:
             raise DataError(f"{shown(data)}: no usable training images in {side.report.name}")
     if "val" in available_splits(data):
-        val_a, val_b = open_unpaired(data, "val", cfg.data)
+        val_a, val_b = open_unpaired(data, "val", cfg.data, progress=progress)
     else:
         (keep_a, held_a), (keep_b, held_b) = (holdout_indices(len(s), cfg.data.val_fraction) for s in (a, b))
         a, val_a = SubsetImages(a, keep_a), SubsetImages(a, held_a)
@@ -133,16 +133,16 @@ def unpaired_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths) 
     return TrainingData(dataset, validator, (a.channels, b.channels))
 
 
-def photo_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths) -> TrainingData:
+def photo_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths, progress: bool = True) -> TrainingData:
     """Photo tasks: the photos of the train split, the input made from each after the jitter;
     validation on a val split or held-out photos, with inputs drawn from each file's path."""
-    photos = open_photos(data, "train", cfg.data)
+    photos = open_photos(data, "train", cfg.data, progress=progress)
     warn(left_out_warning(photos.report.problems, photos.report.name, data, f" --task {cfg.data.task}"))
     _note_skipped(photos.report.skipped)
     if len(photos) == 0:
         raise DataError(f"{shown(data)}: no usable training photos (run 'pix2pix check-data {shown(data)} --task {cfg.data.task}')")
     if "val" in available_splits(data):
-        val = open_photos(data, "val", cfg.data)
+        val = open_photos(data, "val", cfg.data, progress=progress)
     else:
         keep, held = holdout_indices(len(photos), cfg.data.val_fraction)
         photos, val = SubsetImages(photos, keep), SubsetImages(photos, held)
@@ -151,16 +151,16 @@ def photo_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths) -> 
     return TrainingData(dataset, PairValidator(cfg, HeldOutPairs(val, cfg.data) if len(val) else None, paths), channels)
 
 
-def open_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths) -> TrainingData:
+def open_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths, progress: bool = True) -> TrainingData:
     """The data the configured method and task need: pairs, photos to derive pairs from, or two collections."""
     kind = method_class(cfg.model.method).data_kind
     if cfg.data.task != "paired":
         if kind != "paired":
             raise ConfigError(f"data.task={cfg.data.task} makes pairs from photos: it needs a paired method (model.method)")
-        return photo_training_data(cfg, data, paths)
+        return photo_training_data(cfg, data, paths, progress)
     if kind == "unpaired":
-        return unpaired_training_data(cfg, data, paths)
-    return paired_training_data(cfg, data, paths)
+        return unpaired_training_data(cfg, data, paths, progress)
+    return paired_training_data(cfg, data, paths, progress)
 
 
 class Trainer:
@@ -185,7 +185,7 @@ class Trainer:
         device = select_device(cfg.train.device)
         distributed.check_norm(cfg.model.norm, device)
         self.device = distributed.setup(self.dist, device)
-        self.data = open_training_data(cfg, data, self.paths)
+        self.data = open_training_data(cfg, data, self.paths, self.progress)  # --no-progress: no decoding bars either
         self.method: Method = build_method(cfg, self.data.channels, self.device)
         if self.device.type == "cpu":  # a CPU kernel choice for the generators' weight-bound convolutions
             generators = set(self.method.generator_keys.values())
