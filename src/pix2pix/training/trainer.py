@@ -4,12 +4,10 @@ samples, checkpoints and exact resume. The method object does the maths of one s
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import sys
 import time
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -17,26 +15,19 @@ from typing import Any, Callable
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
-from .. import __version__
 from ..config import RESUMABLE_KEYS, Config, changed_keys, to_toml
-from ..data.datasets import EpochBatchSampler, PairDataset, collate_pairs
-from ..data.palette import input_palette
+from ..data.datasets import EpochBatchSampler, collate_pairs
 from ..data.io import atomic_write
-from ..data.sources import (PairSource, available_splits, holdout_indices, holdout_split, left_out_warning, open_pairs,
-                            summarize_problems)
-from ..data.photos import HeldOutPairs, PhotoTaskDataset, open_photos, refuse_photo_folder
-from ..data.photos import input_channels as photo_input_channels
-from ..data.unpaired import SubsetImages, UnpairedDataset, open_unpaired, side_warning
-from ..data.transforms import PairTransform
 from ..stop_signals import StopRequest, ignore_in_worker
-from ..errors import CheckpointError, ConfigError, DataError, TrainingDiverged, shown
-from ..methods import Method, build_method, method_class, resolve
+from ..errors import CheckpointError, ConfigError, TrainingDiverged, shown
+from ..methods import Method, build_method, resolve
 from ..methods.base import generator_from_config
 from ..models import unwrap
 from ..runs import checkpoints as ckpt
 from ..runs.logs import truncate_log
+from .data_setup import open_training_data
 from .logger import RunLogger, progress_bar
 from .monitor import HealthMonitor
 from . import distributed
@@ -44,9 +35,8 @@ from ..runtime.cpu_kernels import use_matmul_convolutions
 from ..runtime.precision import resolve_channels_last, select_device
 from .precision import Precision, resolve_step_in_backward
 from .budget import TimeBudget
-from .run_lock import RunLock
+from .run_folder import prepare_run_dir, run_lock, write_run_files
 from .schedule import batch_lr_factor, lr_factor
-from .validation import CycleValidator, PairValidator, TranslationValidator, Validator
 
 
 ReportHook = Callable[[Path], Any]  # called with the run folder after validations and at the end
@@ -62,105 +52,11 @@ class TrainResult:
     is_main: bool = True  # False on ranks > 0 of a distributed run (they report nothing)
 
 
-@dataclass
-class TrainingData:
-    dataset: Dataset
-    validator: Validator
-    channels: tuple[int, int]  # model (input, output) = (A, B) after direction
-    input_palette: list[list[int]] | None = None  # class colours when the inputs are label maps
-
-
 def seed_everything(seed: int) -> None:
     """One seed drives Python, numpy and torch."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def warn(message: str | None) -> None:
-    if message:
-        print(message, file=sys.stderr)
-
-
-def _note_skipped(skipped: list[Path]) -> None:
-    if skipped:
-        names = sorted({p.name for p in skipped})
-        warn(f"note: ignored {len(skipped)} non-image file(s) ({', '.join(names[:3])})")
-
-
-def paired_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths, progress: bool = True) -> TrainingData:
-    """pix2pix: train pairs + val split (or a held-out slice of train), problems reported once."""
-    refuse_photo_folder(data)
-    train_source = open_pairs(data, "train", cfg.data, progress=progress)
-    warn(summarize_problems(train_source, data))
-    _note_skipped(train_source.report.skipped)
-    if len(train_source) == 0:
-        raise DataError(f"{shown(data)}: no usable training pairs (run 'pix2pix check-data {shown(data)}')")
-    val_source: PairSource | None = None
-    if "val" in available_splits(data):
-        val_source = open_pairs(data, "val", cfg.data, progress=progress)
-        warn(summarize_problems(val_source, data))
-        if len(val_source) == 0:
-            val_source = None
-    if val_source is None:
-        train_source, val_source = holdout_split(train_source, cfg.data.val_fraction)
-    a, b = train_source.channels
-    channels = (a, b) if cfg.data.direction == "AtoB" else (b, a)
-    dataset = PairDataset(train_source, PairTransform.from_config(cfg.data), cfg.data.direction, cfg.train.seed)
-    palette = input_palette(train_source, cfg.data.direction)
-    return TrainingData(dataset, PairValidator(cfg, val_source, paths), channels, palette)
-
-
-def unpaired_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths, progress: bool = True) -> TrainingData:
-    """Unpaired methods: A and B images drawn independently; validation on a val split or held-out images."""
-    a, b = open_unpaired(data, "train", cfg.data, progress=progress)
-    for side in (a, b):
-        warn(side_warning(side, data, cfg.model.method))
-        _note_skipped(side.report.skipped)
-        if len(side) == 0:
-            raise DataError(f"{shown(data)}: no usable training images in {side.report.name}")
-    if "val" in available_splits(data):
-        val_a, val_b = open_unpaired(data, "val", cfg.data, progress=progress)
-    else:
-        (keep_a, held_a), (keep_b, held_b) = (holdout_indices(len(s), cfg.data.val_fraction) for s in (a, b))
-        a, val_a = SubsetImages(a, keep_a), SubsetImages(a, held_a)
-        b, val_b = SubsetImages(b, keep_b), SubsetImages(b, held_b)
-    if cfg.data.direction == "BtoA":
-        a, b, val_a, val_b = b, a, val_b, val_a
-    dataset = UnpairedDataset(a, b, PairTransform.from_config(cfg.data), cfg.train.seed, cfg.data.serial)
-    cycles = "reconstructed" in method_class(cfg.model.method).test_columns  # two generators: score the cycle
-    validator = (CycleValidator if cycles else TranslationValidator)(cfg, val_a, val_b, paths)
-    return TrainingData(dataset, validator, (a.channels, b.channels))
-
-
-def photo_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths, progress: bool = True) -> TrainingData:
-    """Photo tasks: the photos of the train split, the input made from each after the jitter;
-    validation on a val split or held-out photos, with inputs drawn from each file's path."""
-    photos = open_photos(data, "train", cfg.data, progress=progress)
-    warn(left_out_warning(photos.report.problems, photos.report.name, data, f" --task {cfg.data.task}"))
-    _note_skipped(photos.report.skipped)
-    if len(photos) == 0:
-        raise DataError(f"{shown(data)}: no usable training photos (run 'pix2pix check-data {shown(data)} --task {cfg.data.task}')")
-    if "val" in available_splits(data):
-        val = open_photos(data, "val", cfg.data, progress=progress)
-    else:
-        keep, held = holdout_indices(len(photos), cfg.data.val_fraction)
-        photos, val = SubsetImages(photos, keep), SubsetImages(photos, held)
-    dataset = PhotoTaskDataset(photos, PairTransform.from_config(cfg.data), cfg.data, cfg.train.seed)
-    channels = (photo_input_channels(cfg.data.task), 3)
-    return TrainingData(dataset, PairValidator(cfg, HeldOutPairs(val, cfg.data) if len(val) else None, paths), channels)
-
-
-def open_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths, progress: bool = True) -> TrainingData:
-    """The data the configured method and task need: pairs, photos to derive pairs from, or two collections."""
-    kind = method_class(cfg.model.method).data_kind
-    if cfg.data.task != "paired":
-        if kind != "paired":
-            raise ConfigError(f"data.task={cfg.data.task} makes pairs from photos: it needs a paired method (model.method)")
-        return photo_training_data(cfg, data, paths, progress)
-    if kind == "unpaired":
-        return unpaired_training_data(cfg, data, paths, progress)
-    return paired_training_data(cfg, data, paths, progress)
 
 
 class Trainer:
@@ -505,26 +401,6 @@ def _postfix(means: dict[str, float], val: float | None, warning: str | None = N
 
 
 # ---------------------------------------------------------------------- entry points
-def _prepare_run_dir(run: Path) -> None:
-    paths = ckpt.RunPaths(run)
-    if paths.checkpoints.exists() and any(paths.checkpoints.iterdir()):
-        raise ConfigError(
-            f"{shown(run)} already holds a run; continue it with 'pix2pix train --resume {shown(run)}' "
-            "or choose another --out"
-        )
-    if run.exists() and not run.is_dir():
-        raise ConfigError(f"--out {shown(run)}: is a file, expected a folder")
-    run.mkdir(parents=True, exist_ok=True)
-
-
-def _write_run_files(cfg: Config, run: Path, data: str, training: TrainingData) -> None:
-    paths = ckpt.RunPaths(run)
-    atomic_write(paths.config, lambda fh: fh.write(to_toml(cfg)), mode="w")
-    meta = {"version": __version__, "data": data, "method": cfg.model.method, "channels": list(training.channels),
-            "input_palette": training.input_palette}
-    atomic_write(run / "run.json", lambda fh: fh.write(json.dumps(meta, indent=2) + "\n"), mode="w")
-
-
 def train(
     config: Config,
     data: str | Path,
@@ -546,13 +422,13 @@ def train(
     """
     run = Path(out)
     main = distributed.from_environment().is_main
-    with _run_lock(run, main):
+    with run_lock(run, main):
         if main:  # other ranks of a distributed run write nothing
-            _prepare_run_dir(run)
+            prepare_run_dir(run)
         data_arg = str(data) if str(data).startswith("demo:") else str(Path(data).resolve())
         trainer = Trainer(config, data_arg, run, init_from=init_from, progress=progress, report=report)
         if main:
-            _write_run_files(config, run, data_arg, trainer.data)
+            write_run_files(config, run, data_arg, trainer.data)
         try:
             return trainer.run()
         finally:
@@ -564,15 +440,6 @@ def _stop_workers(batches: object) -> None:
     shutdown = getattr(batches, "_shutdown_workers", None)  # multi-process iterators only
     if shutdown is not None:
         shutdown()
-
-
-def _run_lock(run: Path, main: bool) -> AbstractContextManager[Any]:
-    """Rank 0 holds the run folder's lock while it trains (the other ranks write nothing)."""
-    if not main:
-        return nullcontext()
-    if run.exists() and not run.is_dir():
-        raise ConfigError(f"--out {shown(run)}: is a file, expected a folder")
-    return RunLock(run)
 
 
 def resume(
@@ -594,7 +461,7 @@ def resume(
     if not run.is_dir():
         raise CheckpointError(f"{shown(run)}: run folder not found")
     main = distributed.from_environment().is_main
-    with _run_lock(run, main):
+    with run_lock(run, main):
         return _resume_locked(run, overrides, data, progress, main, report)
 
 
