@@ -157,3 +157,31 @@ def test_a_program_that_exits_with_workers_alive_does_not_hang(tmp_path: Path):
                        text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert time.time() - started < 60
+
+
+def test_training_through_the_api_leaves_the_callers_signal_handlers_alone(tmp_path: Path, monkeypatch):
+    """Signal handling belongs to the command; a program (a notebook) opts in with handle_signals=True."""
+    from pix2pix.api import train
+    from pix2pix.training.trainer import Trainer
+
+    from conftest import tiny_config
+
+    seen = []
+    original = Trainer.step_once
+
+    def spy(self, *args, **kwargs):  # noqa: ANN001, ANN202
+        seen.append(signal.getsignal(signal.SIGTERM))
+        return original(self, *args, **kwargs)
+
+    def mine(signum, frame):  # noqa: ANN001, ANN202
+        pass
+
+    monkeypatch.setattr(Trainer, "step_once", spy)
+    previous = signal.signal(signal.SIGTERM, mine)
+    try:
+        train(tiny_config("train.max_steps=1"), "demo:shapes", tmp_path / "api", progress=False)
+        assert seen == [mine]
+        train(tiny_config("train.max_steps=1"), "demo:shapes", tmp_path / "opted_in", progress=False, handle_signals=True)
+        assert seen[-1] is not mine and signal.getsignal(signal.SIGTERM) is mine  # installed while training, then restored
+    finally:
+        signal.signal(signal.SIGTERM, previous)

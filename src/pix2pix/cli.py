@@ -63,7 +63,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         if args.config or args.preset or args.init_from:
             raise _usage("--resume continues a run with its saved config; --config, --preset and --init-from apply to new runs")
-        result = resume(args.resume, args.set, data=args.data, progress=not args.no_progress)
+        result = resume(args.resume, args.set, data=args.data, progress=not args.no_progress, handle_signals=True)
     else:
         from .config import load_config
 
@@ -73,7 +73,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.task:  # load_config adds the task's preset; --set still wins
             overrides = [f"data.task={args.task}"] + overrides
         cfg = load_config(args.config, overrides, presets)
-        result = train(cfg, args.data, args.out, init_from=args.init_from, progress=not args.no_progress)
+        result = train(cfg, args.data, args.out, init_from=args.init_from, progress=not args.no_progress,
+                       handle_signals=True)
     stopped_code = 0 if os.environ.get("PIX2PIX_LAUNCHED") else 130  # under --nproc the launcher reports the stop
     if not result.is_main:
         return stopped_code if result.status == "interrupted" else 0
@@ -253,7 +254,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo_run import run_demo
 
-    return run_demo(Path(args.out), steps=args.steps, progress=not args.no_progress)
+    return run_demo(Path(args.out), steps=args.steps, progress=not args.no_progress, handle_signals=True)
 
 
 # ---------------------------------------------------------------------- parser

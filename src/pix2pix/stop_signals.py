@@ -9,7 +9,9 @@ group, not to the main process alone. So:
   process decides when to stop and shuts them down itself. A worker that died
   of the signal would otherwise crash the main process before it could save.
 - Training turns the first stop signal into a request (``StopRequest``): the
-  step finishes, a checkpoint is written, the command exits 130.
+  step finishes, a checkpoint is written, the command exits 130. The
+  ``pix2pix`` command asks for this (``handle_signals=True``); a program that
+  trains through the Python API keeps its own handlers unless it asks too.
 - The other commands (``interrupt_on_stop``) turn SIGTERM and SIGHUP into the
   KeyboardInterrupt that Ctrl-C already raises: files are written through a
   temp file and a rename, so the interruption leaves finished files whole and
@@ -127,6 +129,18 @@ class StopRequest:
 
     def __exit__(self, *exc: Any) -> None:
         _restore(self._previous)
+
+
+class NoStopRequest:
+    """For library callers that keep their own signal handling: nothing installed, never requested."""
+
+    requested = False
+
+    def __enter__(self) -> "NoStopRequest":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 from ..config import RESUMABLE_KEYS, Config, changed_keys, to_toml
 from ..data.datasets import EpochBatchSampler, collate_pairs
 from ..data.io import atomic_write
-from ..stop_signals import StopRequest, ignore_in_worker
+from ..stop_signals import NoStopRequest, StopRequest, ignore_in_worker
 from ..errors import CheckpointError, ConfigError, TrainingDiverged, shown
 from ..methods import Method, build_method, resolve
 from ..methods.base import generator_from_config
@@ -72,9 +72,11 @@ class Trainer:
         init_from: str | Path | None = None,
         progress: bool = True,
         report: ReportHook | None = None,
+        handle_signals: bool = False,
     ) -> None:
         self.cfg, self.data_arg, self.paths = resolve(cfg), str(data), ckpt.RunPaths(Path(run))
         self.report = report
+        self.handle_signals = handle_signals
         self.dist = distributed.from_environment()
         self.progress = progress and self.dist.is_main
         seed_everything(cfg.train.seed)
@@ -277,7 +279,7 @@ class Trainer:
             self._validate(samples=True)
         self._bar = progress_bar(total, self.step, self.progress)
         self._rates = self._set_lr()
-        stop = StopRequest()
+        stop = StopRequest() if self.handle_signals else NoStopRequest()
         with stop:
             batches = iter(loader)
             try:
@@ -409,6 +411,7 @@ def train(
     init_from: str | Path | None = None,
     progress: bool = True,
     report: ReportHook | None = None,
+    handle_signals: bool = False,
 ) -> TrainResult:
     """Train a new run into ``out`` (which must not hold a run already).
 
@@ -419,6 +422,9 @@ def train(
         init_from: run folder or checkpoint whose network weights start this run (fine-tuning).
         report: called with the run folder after validations and at the end (``pix2pix.api.train``
             passes the HTML report).
+        handle_signals: turn SIGINT, SIGTERM and SIGHUP into "finish the step, save, stop" while
+            training (the ``pix2pix`` command does); off by default, so that a program's own signal
+            handling (a notebook's Ctrl-C) is left alone.
     """
     run = Path(out)
     main = distributed.from_environment().is_main
@@ -426,7 +432,8 @@ def train(
         if main:  # other ranks of a distributed run write nothing
             prepare_run_dir(run)
         data_arg = str(data) if str(data).startswith("demo:") else str(Path(data).resolve())
-        trainer = Trainer(config, data_arg, run, init_from=init_from, progress=progress, report=report)
+        trainer = Trainer(config, data_arg, run, init_from=init_from, progress=progress, report=report,
+                          handle_signals=handle_signals)
         if main:
             write_run_files(config, run, data_arg, trainer.data)
         try:
@@ -449,6 +456,7 @@ def resume(
     data: str | Path | None = None,
     progress: bool = True,
     report: ReportHook | None = None,
+    handle_signals: bool = False,
 ) -> TrainResult:
     """Continue a run exactly where its newest intact checkpoint left it.
 
@@ -456,17 +464,18 @@ def resume(
         overrides: ``section.key=value`` changes; only the stopping point and
             logging/checkpoint intervals may change.
         data: a new location for the dataset, if it moved.
+        handle_signals: as for ``train``.
     """
     run = Path(run)
     if not run.is_dir():
         raise CheckpointError(f"{shown(run)}: run folder not found")
     main = distributed.from_environment().is_main
     with run_lock(run, main):
-        return _resume_locked(run, overrides, data, progress, main, report)
+        return _resume_locked(run, overrides, data, progress, main, report, handle_signals)
 
 
 def _resume_locked(run: Path, overrides: list[str] | None, data: str | Path | None, progress: bool, main: bool,
-                   report: ReportHook | None) -> TrainResult:
+                   report: ReportHook | None, handle_signals: bool) -> TrainResult:
     from ..config import apply_overrides
 
     state, path = ckpt.load_resumable(run)
@@ -487,7 +496,7 @@ def _resume_locked(run: Path, overrides: list[str] | None, data: str | Path | No
     if main:
         truncate_log(ckpt.RunPaths(run).log, int(state["step"]))
         ckpt.remove_stale_temps(ckpt.RunPaths(run).checkpoints)
-    trainer = Trainer(cfg, data_arg, run, state=state, progress=progress, report=report)
+    trainer = Trainer(cfg, data_arg, run, state=state, progress=progress, report=report, handle_signals=handle_signals)
     if main:
         atomic_write(ckpt.RunPaths(run).config, lambda fh: fh.write(to_toml(cfg)), mode="w")
     try:
