@@ -46,7 +46,7 @@ class SegmenterRecipe:
     """The fixed training recipe. Changing any field names a new segmenter (its hash changes)."""
 
     size: int = 128  # photos and label maps resized to size x size (the benchmark's size)
-    steps: int = 1500  # about 8 minutes on 2 CPU cores (see benchmarks/results/fcn_segmenter_facades.md)
+    steps: int = 1500  # 7.2 minutes on a 2-core Xeon (benchmarks/results/fcn_judge_facades_xeon.json)
     batch_size: int = 8
     lr: float = 2e-3  # Adam; cosine decay to 0 over the steps
     ngf: int = 32
