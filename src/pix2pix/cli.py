@@ -425,7 +425,7 @@ def _add_task_option(p: argparse.ArgumentParser) -> None:
 def _add_fcn_options(p: argparse.ArgumentParser, help_text: str) -> None:
     p.add_argument("--fcn-score", metavar="PALETTE", help=help_text)
     p.add_argument("--fcn-recipe", choices=["full", "quick"], default="full",
-                   help="the segmenter's training: full (about 8 min on 2 CPU cores, once per data set; default) or "
+                   help="the segmenter's training: full (about 7 min on 2 CPU cores, once per data set; default) or "
                         "quick (seconds, a weak judge for plumbing checks only)")
     p.add_argument("--segmenter-cache", metavar="DIR",
                    help="where trained segmenters are kept (default ~/.cache/pix2pix/segmenters)")
