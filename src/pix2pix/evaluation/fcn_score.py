@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -60,8 +61,6 @@ QUICK = SegmenterRecipe(size=64, steps=40, batch_size=4, ngf=8)  # plumbing chec
 
 def default_cache() -> Path:
     """~/.cache/pix2pix/segmenters (or $XDG_CACHE_HOME/pix2pix/segmenters)."""
-    import os
-
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "pix2pix" / "segmenters"
 
@@ -146,10 +145,11 @@ def train_segmenter(pairs: Sequence[tuple[np.ndarray, np.ndarray]], palette: Pal
     if len(pairs) < 2:
         raise ConfigError(f"the segmenter needs at least 2 training pairs, got {len(pairs)}")
     generator = torch.Generator().manual_seed(recipe.seed)
-    torch.manual_seed(recipe.seed)
     photos = _to_tensor([photo_at(p, recipe.size) for p, _ in pairs])
     labels = torch.from_numpy(np.stack([class_map(palette, m, recipe.size) for _, m in pairs])).long()
-    net = _unet(recipe, len(palette.names))
+    with torch.random.fork_rng(devices=[]):  # the seeded initialisation leaves the caller's RNG as it was
+        torch.manual_seed(recipe.seed)
+        net = _unet(recipe, len(palette.names))
     net.train()
     optimizer = torch.optim.Adam(net.parameters(), lr=recipe.lr, betas=(0.9, 0.999))
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, recipe.steps)
