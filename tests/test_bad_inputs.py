@@ -78,6 +78,7 @@ def test_translate_skips_unreadable_files_and_writes_no_partial_output(tmp_path:
     assert not [p for p in out.iterdir() if p.name.startswith(".") or p.suffix == ".tmp"]
 
 
+@pytest.mark.slow
 def test_server_answers_every_bad_upload_with_json(trained_run: Path):
     import importlib.util
 

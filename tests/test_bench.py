@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
 from conftest import REPO
 
@@ -49,6 +50,7 @@ def test_our_side_calls_the_trainers_step_and_the_translator(tmp_path: Path, mon
     assert ours["flops_per_image"] > 1e6
 
 
+@pytest.mark.slow
 def test_quick_mode_prints_the_table_and_the_ratios_line(tmp_path: Path):
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
     figures_file = tmp_path / "figures.json"

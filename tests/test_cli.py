@@ -20,6 +20,7 @@ def sets(*extra: str, **kw) -> list[str]:
     return out
 
 
+@pytest.mark.slow
 def test_facades_acceptance(facades: Path, tmp_path: Path, cli):
     run = tmp_path / "R"
     r = cli("check-data", facades)

@@ -42,6 +42,7 @@ def _cut_config(*extra: str):
     return load_config(None, base + ["model.method=cut", "model.generator=resnet_6blocks", "loss.nce_layers=0,4,8,10", *extra])
 
 
+@pytest.mark.slow
 def test_cut_trains_resumes_exactly_tests_and_exports_on_facades_mini(facades: Path, tmp_path: Path, cli):
     straight = train(_cut_config("train.max_steps=6"), facades, tmp_path / "straight", progress=False)
     train(_cut_config("train.max_steps=3"), facades, tmp_path / "split", progress=False)

@@ -115,6 +115,7 @@ def test_demo_sides_are_unpaired():
     assert not np.array_equal(b.load(2), make_pair("train", 2, 32)[1])
 
 
+@pytest.mark.slow
 def test_facades_unpaired_end_to_end_with_exact_resume(facades: Path, tmp_path: Path, cli):
     extra = ["data.load_size=72", "data.crop_size=64", "train.pool_size=2", "train.val_every=3", "train.sample_every=3"]
     train(cycle_cfg(*extra, "train.max_steps=6"), facades, tmp_path / "straight", progress=False)

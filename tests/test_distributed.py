@@ -23,6 +23,7 @@ def torchrun(*argv: str, nproc: int = 2, timeout: int = 240) -> subprocess.Compl
     return subprocess.run(command, capture_output=True, text=True, env=ENV, timeout=timeout)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["pix2pix", "cyclegan"])
 def test_two_process_gradients_equal_one_process_with_twice_the_batch(tmp_path: Path, method: str):
     data = make_aligned_dataset(tmp_path / "data", {"train": 4}, size=32)
@@ -47,6 +48,7 @@ def test_two_process_gradients_equal_one_process_with_twice_the_batch(tmp_path: 
             assert (x - y).abs().max() <= 1e-4 * max(1.0, scale[key.split(".")[0]]), key
 
 
+@pytest.mark.slow
 def test_torchrun_trains_only_rank_zero_writes_and_resume_in_one_process(tmp_path: Path, cli):
     data = make_folder_dataset(tmp_path / "data", {"train": 6}, size=40)
     run = tmp_path / "run"

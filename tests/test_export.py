@@ -27,6 +27,7 @@ def _onnx_available() -> bool:
     return True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt, name", [("onnx", "m.onnx"), ("torchscript", "m.pt"), ("weights", "m.safetensors")])
 def test_export_round_trip(trained_run: Path, tmp_path: Path, fmt: str, name: str, cli):
     if fmt == "onnx":

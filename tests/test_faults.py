@@ -23,6 +23,7 @@ SETTINGS = tiny_overrides(model__ngf=4, model__ndf=4, train__max_steps=40, train
                           train__keep_checkpoints=2, train__val_every=5, train__log_every=1)
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_points_then_resume_gives_the_same_weights(tmp_path: Path):
     data = make_folder_dataset(tmp_path / "data", {"train": 6}, size=40)
     sets = [a for item in SETTINGS for a in ("--set", item)]

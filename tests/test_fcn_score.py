@@ -85,6 +85,7 @@ def test_evaluate_fcn_score_of_the_real_photos_is_the_ceiling(judge_and_cache, t
     assert r.code != 0 and "--fcn-score: needs --labels" in r.err and r.err.strip().count("\n") == 0
 
 
+@pytest.mark.slow
 def test_pix2pix_test_fcn_score_on_a_trained_labels_to_photo_run(tmp_path: Path, cli, judge_and_cache):
     _, _, facades = judge_and_cache
     run = tmp_path / "R"

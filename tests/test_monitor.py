@@ -128,6 +128,7 @@ def _demo_run(tmp_path, name, *extra):
     return [json.loads(line) for line in (tmp_path / name / "log.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_demo_runs_saturation_fires_and_default_stays_quiet(tmp_path):
     """The acceptance runs at test scale (64 px, 16 filters): D overpowering G (lambda_l1 = 0,
     lr_d ten times lr_g, the paper's BCE loss) is reported from D's outputs within 300 steps; the

@@ -69,6 +69,7 @@ def test_task_trains_resumes_exactly_tests_translates_and_exports(task: str, ext
 
 @pytest.mark.parametrize("task, expected", [("superres", {"lambda_gan": 0.0, "ngf": 32, "dropout": 0.0, "lr_g": 1e-3}),
                                             ("colorization", {"lambda_gan": 0.0, "colorization_output": "bins"})])
+@pytest.mark.slow
 def test_task_flag_applies_its_preset_and_set_wins(task: str, expected: dict, tmp_path: Path, cli):
     data = _photos(tmp_path / "photos")
     sets = [a for s in tiny_overrides(train__max_steps=1) if not s.startswith("model.ngf") for a in ("--set", s)]

@@ -78,6 +78,7 @@ def _quick(data: Path, tmp_path: Path, *extra: str) -> subprocess.CompletedProce
                           timeout=900)
 
 
+@pytest.mark.slow
 def test_quick_mode_trains_both_sides_writes_the_table_json_and_grid_and_resumes(facades: Path, tmp_path: Path):
     data = _aligned(facades, tmp_path / "aligned")
     figures, grid, store = tmp_path / "quality.json", tmp_path / "grid.png", tmp_path / "runs"

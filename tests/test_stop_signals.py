@@ -73,6 +73,7 @@ def test_stop_signal_to_the_group_with_workers_checkpoints_the_last_step(tmp_pat
     assert _group_gone(proc.pid), "DataLoader workers outlived the command"
 
 
+@pytest.mark.slow
 def test_timeout_sigterm_then_resume_equals_an_uninterrupted_run(tmp_path: Path):
     """`timeout -s TERM` on the job: checkpoint at the stop step, exit 130, and the resumed run is exact."""
     data = make_folder_dataset(tmp_path / "data", {"train": 6}, size=40)
@@ -123,6 +124,7 @@ def test_stop_signal_to_the_group_during_test_keeps_finished_images_and_no_metri
             image.load()  # every file there is whole
 
 
+@pytest.mark.slow
 def test_nproc_launcher_passes_the_signal_on_and_leaves_nothing_running(tmp_path: Path):
     data = make_folder_dataset(tmp_path / "data", {"train": 6}, size=40)
     run = tmp_path / "run"
