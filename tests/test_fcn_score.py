@@ -83,6 +83,12 @@ def test_evaluate_fcn_score_of_the_real_photos_is_the_ceiling(judge_and_cache, t
     assert "FCN-score: pixel accuracy" in r.out and "majority class" in r.out
     r = cli("evaluate", "--pred", facades / "testA", "--target", facades / "testA", *common)
     assert r.code != 0 and "--fcn-score: needs --labels" in r.err and r.err.strip().count("\n") == 0
+    empty = tmp_path / "other_labels"
+    empty.mkdir()
+    (empty / "unrelated.png").write_bytes((facades / "testB" / "1.jpg").read_bytes())
+    r = cli("evaluate", "--pred", facades / "testA", "--target", facades / "testA", "--labels", empty,
+            "--train-data", facades, "--segmenter-cache", tmp_path / "never", *common[:4], "--no-progress")
+    assert r.code != 0 and "no label map named like" in r.err and not (tmp_path / "never").exists()  # before training
 
 
 @pytest.mark.slow

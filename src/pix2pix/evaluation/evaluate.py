@@ -81,8 +81,6 @@ def evaluate_folders(
             raise ConfigError("--fcn-score: needs --labels DIR (the label maps of the outputs) and --train-data DATA "
                               "(real photos with label maps, for the segmenter)")
         labels = {pair_key(p.stem): p for p in _folder_images(Path(fcn_labels), "labels")}
-        judge = judge_for_data(fcn_train_data, DataConfig(direction="BtoA" if fcn_label_side == "B" else "AtoB"),
-                               fcn_palette, fcn_recipe, fcn_cache, progress)
     pairing = pair_by_stem(_folder_images(pred, "pred"), _folder_images(target, "target"), "pred", "target")
     for problem in pairing.problems[:5]:
         print(f"warning: {problem}", file=sys.stderr)
@@ -90,6 +88,13 @@ def evaluate_folders(
         print(f"warning: ... and {len(pairing.problems) - 5} more unpaired files", file=sys.stderr)
     if not pairing.pairs:
         raise DataError(f"no output in {shown(pred)} has a same-named target in {shown(target)}")
+    if fcn_palette:  # every output needs its label map: say so before minutes of training the judge
+        unlabelled = [pred_path for key, pred_path, _ in pairing.pairs if key not in labels]
+        if unlabelled:
+            raise DataError(f"--labels {shown(Path(fcn_labels))}: no label map named like {shown(unlabelled[0])} "
+                            f"({len(unlabelled)} output(s) without one)")
+        judge = judge_for_data(fcn_train_data, DataConfig(direction="BtoA" if fcn_label_side == "B" else "AtoB"),
+                               fcn_palette, fcn_recipe, fcn_cache, progress)
     per_image: dict[str, dict[str, float]] = {}
     preds, targets = [], []
     fcn_outputs: list = []
@@ -111,8 +116,6 @@ def evaluate_folders(
         per_image[key] = image_metrics(p, t)
         realism.add(p, t)
         if judge is not None:
-            if key not in labels:
-                raise DataError(f"--labels {shown(Path(fcn_labels))}: no label map named like {shown(pred_path)}")
             fcn_outputs.append(p)
             fcn_photos.append(t)
             fcn_maps.append(read_image(labels[key]))
