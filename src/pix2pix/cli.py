@@ -91,16 +91,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from .evaluation.report import write_run_report
+    from .evaluation.fcn_score import fcn_line, fcn_reference_line
     from .evaluation.realism import format_realism
+    from .evaluation.report import write_run_report
     from .evaluation.testing import run_test
-
-    from .evaluation.fcn_score import FULL, QUICK, fcn_line, fcn_reference_line
 
     result = run_test(args.run, args.data, args.split, which=args.checkpoint, out=args.out, norm=args.norm,
                       limit=args.limit, progress=not args.no_progress, precision=args.precision, compile=args.compile,
-                      weights=args.weights, fcn_palette=args.fcn_score,
-                      fcn_recipe=QUICK if args.fcn_recipe == "quick" else FULL, fcn_cache=args.segmenter_cache)
+                      weights=args.weights, fcn_palette=args.fcn_score, fcn_recipe=_fcn_recipe(args),
+                      fcn_cache=args.segmenter_cache)
     rows = "  ".join(f"{k} {v:.4f}" for k, v in result.mean.items())
     _print(f"{result.count} images: {rows}")
     if result.realism:
@@ -162,12 +161,11 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation.evaluate import evaluate_folders, format_table
-    from .evaluation.fcn_score import FULL, QUICK
 
     result = evaluate_folders(args.pred, args.target, out=args.out, fid=args.fid, kid=args.kid,
                               fid_weights=args.fid_weights, palette=args.palette, progress=not args.no_progress,
                               fcn_palette=args.fcn_score, fcn_labels=args.labels, fcn_train_data=args.train_data,
-                              fcn_label_side=args.label_side, fcn_recipe=QUICK if args.fcn_recipe == "quick" else FULL,
+                              fcn_label_side=args.label_side, fcn_recipe=_fcn_recipe(args),
                               fcn_cache=args.segmenter_cache)
     _print(*format_table(result), f"metrics: {shown(result.path)}")
     return 0
@@ -429,6 +427,12 @@ def _add_fcn_options(p: argparse.ArgumentParser, help_text: str) -> None:
                         "quick (seconds, a weak judge for plumbing checks only)")
     p.add_argument("--segmenter-cache", metavar="DIR",
                    help="where trained segmenters are kept (default ~/.cache/pix2pix/segmenters)")
+
+
+def _fcn_recipe(args: argparse.Namespace):  # noqa: ANN202 - a SegmenterRecipe, imported lazily
+    from .evaluation.fcn_score import FULL, QUICK
+
+    return QUICK if args.fcn_recipe == "quick" else FULL
 
 
 def _add_weights_option(p: argparse.ArgumentParser) -> None:

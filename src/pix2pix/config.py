@@ -64,7 +64,8 @@ class DataConfig:
     # Size of the built-in demo:shapes images (pixels, square).
     demo_size: int = 128
     # paired: pairs from the data (A|B files or A/B folders). Any other task makes
-    # the input from each photo of a folder of photos, after the jitter (docs/photo-tasks.md); held-out inputs are drawn from each file's path.
+    # the input from each photo of a folder of photos, after the jitter (docs/photo-tasks.md);
+    # held-out inputs are drawn from each file's path.
     task: Literal["paired", "colorization", "inpainting", "superres", "denoise", "edges"] = "paired"
     # Photo tasks on an aligned A|B set: which half is the photo ("" = the whole file).
     photo_side: Literal["", "A", "B"] = ""

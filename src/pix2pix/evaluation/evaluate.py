@@ -96,10 +96,8 @@ def evaluate_folders(
         judge = judge_for_data(fcn_train_data, DataConfig(direction="BtoA" if fcn_label_side == "B" else "AtoB"),
                                fcn_palette, fcn_recipe, fcn_cache, progress)
     per_image: dict[str, dict[str, float]] = {}
-    preds, targets = [], []
-    fcn_outputs: list = []
-    fcn_photos: list = []
-    fcn_maps: list = []
+    preds, targets, label_maps = [], [], []  # kept for the set-level scores that need the images
+    keep = fid or kid or judge is not None
     matrix = None
     resized = 0
     realism = RealismAccumulator()
@@ -115,13 +113,11 @@ def evaluate_folders(
             resized += 1
         per_image[key] = image_metrics(p, t)
         realism.add(p, t)
-        if judge is not None:
-            fcn_outputs.append(p)
-            fcn_photos.append(t)
-            fcn_maps.append(read_image(labels[key]))
-        if fid or kid:
+        if keep:
             preds.append(p)
             targets.append(t)
+        if judge is not None:
+            label_maps.append(read_image(labels[key]))
         if seg_palette is not None:
             m = confusion(seg_palette, convert_channels(p, 3), convert_channels(t, 3))
             matrix = m if matrix is None else matrix + m
@@ -133,8 +129,8 @@ def evaluate_folders(
     if realism.measured:
         result.extra["realism"] = realism.scores()
     if judge is not None:
-        result.extra["fcn_score"] = judge.scores(fcn_outputs, fcn_maps)
-        result.extra["fcn_reference"] = {"segmenter": judge.info, **judge.reference_scores(fcn_photos, fcn_maps)}
+        result.extra["fcn_score"] = judge.scores(preds, label_maps)
+        result.extra["fcn_reference"] = {"segmenter": judge.info, **judge.reference_scores(targets, label_maps)}
     if fid or kid:
         a, b = extract_features(feature_net, preds), extract_features(feature_net, targets)
         if fid:
