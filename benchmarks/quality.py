@@ -131,10 +131,12 @@ def run_reference(spec: dict[str, Any]) -> dict[str, Any]:
     test = load_pairs(folder / "test", spec["size"], spec["direction"])
     val = load_pairs(folder / "val", spec["size"], spec["direction"])
     outputs = [recipe.translate(inp) for _, inp, _ in test]
+    val_outputs = [recipe.translate(inp) for _, inp, _ in val]
     result = {"steps": steps, "startup_s": startup, "budget_s": spec["budget"],
               "scores": score(outputs, [t for _, _, t in test], spec["direction"]),
-              "val_L1": val_l1([recipe.translate(inp) for _, inp, _ in val], [t for _, _, t in val])}
+              "val_L1": val_l1(val_outputs, [t for _, _, t in val])}
     save_outputs(Path(spec["outputs"]), outputs)
+    save_outputs(val_outputs_path(Path(spec["outputs"])), val_outputs)
     return result
 
 
@@ -171,6 +173,8 @@ def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
     test = load_pairs(folder / "test", spec["size"], spec["direction"])
     outputs = translator.translate_arrays([inp for _, inp, _ in test])
     save_outputs(Path(spec["outputs"]), outputs)
+    val = load_pairs(folder / "val", spec["size"], spec["direction"])
+    save_outputs(val_outputs_path(Path(spec["outputs"])), translator.translate_arrays([inp for _, inp, _ in val]))
     targets = [t for _, _, t in test]
     other = "eval" if translator.norm == "paper" else "paper"  # the other inference mode, for inference.norm's default
     alternative = Translator(load_model(run), scale="native", norm=other).translate_arrays([inp for _, inp, _ in test])
@@ -201,6 +205,11 @@ def save_outputs(path: Path, outputs: list[np.ndarray]) -> None:
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez_compressed(tmp, *outputs)
     os.replace(tmp, path)
+
+
+def val_outputs_path(path: Path) -> Path:
+    """Where a run's validation outputs are kept, beside its test outputs: options are chosen on these."""
+    return path.with_name(path.name.removesuffix(".npz") + ".val.npz")
 
 
 def load_outputs(path: Path) -> list[np.ndarray]:
@@ -446,6 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         for direction in directions:
             test_pairs = load_pairs(split / "test", size, direction)
             targets, inputs = [t for _, _, t in test_pairs], [i for _, i, _ in test_pairs]
+            val_pairs = load_pairs(split / "val", size, direction)
             judge = fcn_judge(args.data, palette, split, size, direction, quick, args.segmenter_cache)
             scorer = scorer_version(judge)
 
@@ -456,9 +466,17 @@ def main(argv: list[str] | None = None) -> int:
                     scores.update(judge.scores(outputs, inputs))
                 return scores
 
+            def val_score(outputs_file: Path, full_score=full_score, val_pairs=val_pairs) -> dict[str, float] | None:  # noqa: ANN001
+                """The same scores on the validation list, where options are chosen (None for runs without its outputs)."""
+                path = val_outputs_path(outputs_file)
+                if not path.exists():
+                    return None
+                return full_score(load_outputs(path), targets=[t for _, _, t in val_pairs], inputs=[i for _, i, _ in val_pairs])
+
             def rescore(result: dict[str, Any], outputs: list[np.ndarray], full_score=full_score) -> dict[str, Any]:  # noqa: ANN001
                 result = {**result, "scores": full_score(outputs)}
                 result.pop("other_norm", None)  # its outputs are not kept
+                result.pop("val_scores", None)  # re-scored below from its outputs, where kept
                 return result
 
             if judge is not None:
@@ -477,6 +495,8 @@ def main(argv: list[str] | None = None) -> int:
                     done = store.finished(key, identity, scorer, rescore, ignore=("code",) if args.score_only else ())
                     if done is not None:
                         print(f"{direction} seed {seed}: {label}: done before ({store.paths(key)[0]})", file=sys.stderr)
+                        if "val_scores" not in done["result"] and (found := val_score(store.paths(key)[1])) is not None:
+                            done["result"]["val_scores"] = found
                         results[side].append(done["result"])
                         codes[side].add(done["identity"]["code"])
                         continue
@@ -491,6 +511,7 @@ def main(argv: list[str] | None = None) -> int:
                     result = spawn(spec)
                     if judge is not None:
                         result["scores"].update(judge.scores(load_outputs(Path(spec["outputs"])), inputs))
+                    result["val_scores"] = val_score(Path(spec["outputs"]))
                     store.write(key, identity, scorer, result)  # the moment it ends: an interruption loses one run
                     results[side].append(result)
                     codes[side].add(code[side])

@@ -149,12 +149,13 @@ class ModelConfig:
     init_gain: float = 0.02
     # Generator x2 upsampling: the papers' transposed convolutions, or nearest
     # resize + 3x3 conv against checkerboard artifacts (Odena et al., 2016), or
+    # bilinear: bilinear resize + 3x3 conv (no nearest-neighbour blocks for a grid to grow from);
     # pixel_shuffle: a sub-pixel 3x3 conv with ICNR init (Aitken et al., 2017), artifact-free at
     # the start yet with a kernel per output phase for fine detail; pixel_shuffle_outer: sub-pixel
     # in the two outermost decoder layers only (the 2 and 4 px periods), resize_conv inside.
     # auto: the method's (pix2pix's best recipe: pixel_shuffle_outer, benchmarks/results/recipe.md;
     # transposed in the papers and for CycleGAN and CUT).
-    upsample: Literal["auto", "transposed", "resize_conv", "pixel_shuffle", "pixel_shuffle_outer"] = "auto"
+    upsample: Literal["auto", "transposed", "resize_conv", "bilinear", "pixel_shuffle", "pixel_shuffle_outer"] = "auto"
     # data.task=colorization, what G predicts from the grey image (L is the input's, converted
     # back to RGB inside the model, so everything else sees RGB): bins = a distribution over
     # bins of a and of b, trained with cross-entropy (weighted by loss.lambda_l1 in place of L1)

@@ -19,7 +19,7 @@ from .padding import size_multiple
 from .registry import register_generator
 
 
-UPSAMPLE_KINDS = ("transposed", "resize_conv", "pixel_shuffle", "pixel_shuffle_outer")
+UPSAMPLE_KINDS = ("transposed", "resize_conv", "bilinear", "pixel_shuffle", "pixel_shuffle_outer")
 OUTER_SHUFFLE_LAYERS = 2  # pixel_shuffle_outer: the layers that draw the 2 and 4 px periods
 
 
@@ -79,6 +79,9 @@ def upsampling(cin: int, cout: int, kind: str, bias: bool, transposed_kernel: in
         return nn.ConvTranspose2d(cin, cout, kernel_size=3, stride=2, padding=1, output_padding=1, bias=bias)
     if kind == "resize_conv":
         return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, kernel_size=3, padding=1, bias=bias))
+    if kind == "bilinear":  # interpolates between pixels: no 2x2 blocks for the conv to turn into a period-2 grid
+        return nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+                             nn.Conv2d(cin, cout, kernel_size=3, padding=1, bias=bias))
     if kind == "pixel_shuffle":
         return SubPixelUpsample(cin, cout, bias)
     raise ConfigError(f"model.upsample: unknown kind '{kind}' (valid: {', '.join(UPSAMPLE_KINDS)})")
