@@ -32,6 +32,11 @@ CANDIDATES: dict[str, list[str]] = {
     "l1_25": ["loss.lambda_l1=25"],
     "bilinear": ["model.upsample=bilinear"],
     "msd_fm": ["model.num_d=2", "loss.lambda_fm=10"],
+    "l1_decay10": ["loss.lambda_l1_final=10", "loss.lambda_l1_decay_steps=1000"],
+    "input_skip": ["model.input_skip=16"],
+    "input_skip_bilinear": ["model.input_skip=16", "model.upsample=bilinear"],
+    "skip_bilinear_decay": ["model.input_skip=16", "model.upsample=bilinear", "loss.lambda_l1_final=10",
+                            "loss.lambda_l1_decay_steps=1000"],
 }
 COLUMNS = ("L1", "fcn_pixel_accuracy", "fcn_mean_IoU", "detail_2px", "detail_4px", "detail_8px", "detail_16px",
            "grid_2px", "grid_4px", "grid_8px", "grid_16px", "grid_32px")
@@ -53,13 +58,13 @@ def table(out: Path, names: list[str]) -> list[dict]:
                "sets": found[0]["identity"].get("overrides", [])}
         for column in COLUMNS:
             values = [r["result"]["val_scores"][column] for r in found if column in r["result"]["val_scores"]]
-            row[column] = (float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0)
+            row[column] = (float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0) if values else None
         rows.append(row)
     head = f"{'candidate':<14}{'seeds':>6}{'steps':>7}" + "".join(f"{SHORT.get(c, c):>12}" for c in COLUMNS)
     print(head)
     for row in rows:
         print(f"{row['name']:<14}{row['seeds']:>6}{row['steps']:>7.0f}"
-              + "".join(f"{row[c][0]:>12.4f}" for c in COLUMNS))
+              + "".join(f"{row[c][0]:>12.4f}" if row[c] else f"{'-':>12}" for c in COLUMNS))
     return rows
 
 
@@ -83,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"== {name}: {' '.join(CANDIDATES[name]) or '(defaults)'}", file=sys.stderr, flush=True)
             argv_q = ["--direction", args.direction, "--seeds", str(args.seeds), "--budget", str(args.budget),
                       "--out", str(args.out / name), "--reference-cache", str(args.out / "reference"),
-                      "--grid", str(args.out / f"{name}.png"), "--json", str(args.out / f"{name}.table.json")]
+                      "--grid", str(args.out / f"{name}.jpg"), "--json", str(args.out / f"{name}.table.json")]
             for item in CANDIDATES[name]:
                 argv_q += ["--set", item]
             code = quality.main(argv_q)

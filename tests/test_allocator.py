@@ -54,3 +54,29 @@ def test_training_through_the_api_does_not_change_the_setting():
     """Only the pix2pix command may keep freed memory: a program that trains through the API gets its
     memory back as glibc's defaults give it (measured, in a fresh process, not read from a flag)."""
     assert _kept_after_free("train") < 50
+
+
+def test_step_in_backward_auto_follows_the_runs_opt_in_not_what_the_process_did_before(folder_data, tmp_path):
+    """The same call takes the same path: an earlier keep_freed_memory() in the process (the in-process
+    CLI of other tests does it) does not turn train.step_in_backward=auto on for an API run that did not ask."""
+    from pix2pix import allocator
+    from pix2pix.training.run_folder import prepare_run_dir
+    from pix2pix.training.trainer import Trainer
+
+    from test_training import cfg_for
+
+    kept_before = allocator.is_keeping_freed_memory()
+    try:
+        allocator.keep_freed_memory()
+        paths = {}
+        for asked in (False, True):
+            run = tmp_path / f"asked_{asked}"
+            prepare_run_dir(run)
+            trainer = Trainer(cfg_for("train.step_in_backward=auto", "train.device=cpu"), folder_data, run,
+                              progress=False, keep_freed_memory=asked)
+            paths[asked] = trainer.precision.backward_steps is not None
+            trainer.logger.close()
+        assert paths == {False: False, True: True}
+    finally:
+        if not kept_before:
+            allocator.restore_defaults()

@@ -136,3 +136,95 @@ def test_no_import_cycle_between_top_level_modules():
 
     cycles = sorted(f"{a} <-> {b}" for a in graph for b in graph[a] if reaches(b, a, {b}))
     assert not cycles, "import cycles: " + ", ".join(cycles)
+
+
+def _is_module(dotted: str, src: Path = SRC) -> bool:
+    target = src.joinpath(*dotted.split("."))
+    return target.with_suffix(".py").exists() or (target / "__init__.py").exists()
+
+
+def _run_time_imports(path: Path, src: Path = SRC) -> set[str]:
+    """The package's modules that ``path`` imports when it runs (imports under ``if TYPE_CHECKING:`` left out)."""
+    tree = ast.parse(path.read_text())
+    typing_only = {id(sub) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+                   for child in node.body for sub in ast.walk(child)}
+    rel = list(path.relative_to(src).with_suffix("").parts)
+    package = rel[:-1]  # for __init__.py the package itself, for a module its package
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                module = package[: len(package) - node.level + 1] + (node.module.split(".") if node.module else [])
+            elif node.module and node.module.split(".")[0] == "pix2pix":
+                module = node.module.split(".")[1:]
+            else:
+                continue
+            for alias in node.names:  # "from .x import y": y may be a module of its own
+                candidate = ".".join([*module, alias.name])
+                found.add(candidate if _is_module(candidate, src) else ".".join(module) or "__init__")
+        elif isinstance(node, ast.Import):
+            found.update(".".join(a.name.split(".")[1:]) for a in node.names
+                         if a.name.split(".")[0] == "pix2pix" and "." in a.name)
+    return found
+
+
+def _module_cycles(src: Path = SRC) -> list[list[str]]:
+    """Groups of modules that import each other, directly or round a loop, at run time (Tarjan's components)."""
+    graph = {_module_name_in(p, src): _run_time_imports(p, src) for p in sorted(src.rglob("*.py"))}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in graph[node] - {node}:
+            if nxt not in graph:
+                continue
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for node in graph:
+        if node not in index:
+            visit(node)
+    return cycles
+
+
+def _module_name_in(path: Path, src: Path) -> str:
+    parts = list(path.relative_to(src).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts) or "__init__"
+
+
+def test_no_import_cycle_between_modules_of_one_package_at_run_time():
+    assert not _module_cycles(), "modules that import each other at run time: " + "; ".join(
+        " <-> ".join(group) for group in _module_cycles())
+
+
+def test_the_module_cycle_check_sees_a_loop_and_ignores_type_checking_imports(tmp_path: Path):
+    src = tmp_path / "pkg"
+    (src / "methods").mkdir(parents=True)
+    (src / "__init__.py").write_text("")
+    (src / "methods" / "__init__.py").write_text("from .registry import resolve\n")
+    (src / "methods" / "registry.py").write_text("def resolve():\n    from .base import build\n")
+    (src / "methods" / "base.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                                             "    from .registry import resolve\n")
+    assert _module_cycles(src) == []  # a type-checking import is no cycle
+    (src / "methods" / "base.py").write_text("from . import registry\n")  # a function-level import counts
+    assert _module_cycles(src) == [["methods.base", "methods.registry"]]

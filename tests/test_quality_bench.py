@@ -102,8 +102,11 @@ def test_quick_mode_trains_both_sides_writes_the_table_json_and_grid_and_resumes
     assert picture.std() > 5  # real pictures, not a blank canvas
 
     records = sorted(p.name for p in store.iterdir())
-    assert records == ["aligned_BtoA_ours_seed0.json", "aligned_BtoA_ours_seed0.npz",
-                       "aligned_BtoA_ref_seed0.json", "aligned_BtoA_ref_seed0.npz"]
+    assert records == ["aligned_BtoA_ours_seed0.json", "aligned_BtoA_ours_seed0.npz", "aligned_BtoA_ours_seed0.val.npz",
+                       "aligned_BtoA_ref_seed0.json", "aligned_BtoA_ref_seed0.npz", "aligned_BtoA_ref_seed0.val.npz"]
+    for side in ("ref", "ours"):  # options are chosen on the validation list: its own scores, every measure
+        val_scores = written["runs"][side][0]["val_scores"]
+        assert set(val_scores) == set(written["runs"][side][0]["scores"]) and val_scores != written["runs"][side][0]["scores"]
     again = _quick(data, tmp_path, "--json", str(tmp_path / "again.json"), "--out", str(store))
     assert again.returncode == 0 and again.stderr.count("done before") == 2, again.stderr[-2000:]
     assert json.loads((tmp_path / "again.json").read_text())["directions"]["BtoA"]["runs"] == written["runs"]
@@ -142,3 +145,25 @@ def test_absurd_options_are_one_line_errors_before_any_training(option: list[str
     r = subprocess.run([sys.executable, "-m", "pix2pix", "bench", "--quality", *option], capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and r.stderr.startswith(f"error: {option[0]}")
+
+
+def test_the_screen_table_is_the_mean_of_each_candidates_validation_scores(tmp_path: Path, capsys):
+    import recipe_screen
+    from quality import RunStore
+
+    def record(folder: str, side: str, seed: int, l1: float, overrides: list[str]) -> None:
+        RunStore(tmp_path / folder, strict=True).write(
+            f"facades_BtoA_{side}_seed{seed}", {"seed": seed, "overrides": overrides},
+            "realism-2", {"steps": 100 + seed, "scores": {"L1": 9.0}, "val_scores": {"L1": l1, "grid_2px": -l1}})
+
+    (tmp_path / "reference").mkdir()
+    (tmp_path / "ema0").mkdir()
+    record("reference", "ref", 0, 0.2, [])
+    record("ema0", "ours", 0, 0.1, ["train.ema_decay=0"])
+    record("ema0", "ours", 1, 0.3, ["train.ema_decay=0"])
+    rows = {row["name"]: row for row in recipe_screen.table(tmp_path, ["ema0", "vanilla"])}
+    assert set(rows) == {"reference", "ema0"}  # a candidate without runs is left out
+    assert rows["ema0"]["seeds"] == 2 and rows["ema0"]["L1"][0] == pytest.approx(0.2)  # validation, not test scores
+    assert rows["ema0"]["grid_2px"][0] == pytest.approx(-0.2) and rows["ema0"]["steps"] == 100.5
+    assert "ema0" in capsys.readouterr().out
+    assert recipe_screen.main(["--only", "nonsense", "--out", str(tmp_path)]) == 2

@@ -1,4 +1,4 @@
-"""The quality options: each trains, validates, tests, exports and resumes exactly (N + N == 2N)."""
+"""The quality options: each changes what is trained, and trains, validates, tests, exports and resumes exactly (N + N == 2N)."""
 
 from __future__ import annotations
 
@@ -46,15 +46,30 @@ OPTIONS = {
     "local_log_spectrum": ["loss.lambda_spectrum=1"],
     "batch_sqrt_lr": ["train.lr_batch_scaling=sqrt"],
     "no_adversarial": ["loss.lambda_gan=0"],
+    "bilinear": ["model.upsample=bilinear"],
+    "l1_decay": ["loss.lambda_l1_final=10", "loss.lambda_l1_decay_steps=4"],
+    "input_skip": ["model.input_skip=4"],
 }
+
+
+def _differs(a: dict, b: dict) -> bool:
+    """Whether two checkpoints hold different networks (other tensors, or other names) or method state."""
+    if a["extra"] != b["extra"] or set(a["networks"]) != set(b["networks"]):
+        return True
+    return any(set(a["networks"][n]) != set(b["networks"][n])
+               or any(not torch.equal(v, b["networks"][n][k]) for k, v in a["networks"][n].items()) for n in a["networks"])
 
 
 @pytest.mark.parametrize("option", list(OPTIONS))
 def test_option_trains_resumes_exactly_tests_and_exports(folder_data: Path, tmp_path: Path, option: str):
-    extra = OPTIONS[option] + ["train.val_every=2", "train.sample_every=0"]
+    # on the paper's recipe, where every option is off: an option that is silently ignored changes nothing
+    extra = ["model.recipe=paper", "train.val_every=2", "train.sample_every=0"]
+    train(cfg_for(*extra, "train.max_steps=6"), folder_data, tmp_path / "off", progress=False)
+    extra += OPTIONS[option]
     if option == "vgg":
         extra.append(f"loss.vgg_weights={_vgg_file(tmp_path)}")
     straight = train(cfg_for(*extra, "train.max_steps=6"), folder_data, tmp_path / "straight", progress=False)
+    assert _differs(weights(tmp_path / "off"), weights(tmp_path / "straight")), f"{option} changed no saved state"
     first = train(cfg_for(*extra, "train.max_steps=3"), folder_data, tmp_path / "split", progress=False)
     second = resume(tmp_path / "split", ["train.max_steps=6"], progress=False)
     assert straight.step == second.step == 6 and first.step == 3
@@ -144,7 +159,10 @@ def test_resize_conv_changes_the_layers_transposed_keeps_the_pinned_count():
     assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in resized.modules())
     assert resized(torch.randn(1, 3, 256, 256)).shape == (1, 3, 256, 256)
     with pytest.raises(ConfigError, match="model.upsample"):
-        load_config(None, ["model.upsample=bilinear"])
+        load_config(None, ["model.upsample=lanczos"])
+    bilinear = build_generator("unet_256", upsample="bilinear", **args)
+    assert {m.mode for m in bilinear.modules() if isinstance(m, torch.nn.Upsample)} == {"bilinear"}
+    assert bilinear(torch.randn(1, 3, 256, 256)).shape == (1, 3, 256, 256)
 
 
 def test_pixel_shuffle_starts_as_nearest_upsampling_and_can_learn_the_finest_period():
@@ -238,7 +256,7 @@ def test_vgg_weights_are_checked_strictly(tmp_path: Path):
         load_config(None, ["loss.lambda_vgg=1"])
 
 
-@pytest.mark.parametrize("term", ["loss.lambda_fm=10", "loss.lambda_fft=10", "loss.lambda_spectrum=1"])
+@pytest.mark.parametrize("term", ["loss.lambda_fm=10", "loss.lambda_fft=10", "loss.lambda_spectrum=1", "loss.lambda_l1_final=10"])
 def test_pix2pix_only_terms_are_refused_for_cyclegan(folder_data: Path, tmp_path: Path, term: str):
     key = term.split("=")[0]
     with pytest.raises(ConfigError, match=f"{key} is an option of the paired method"):
@@ -254,3 +272,41 @@ def test_spectral_terms_are_logged_and_refuse_a_negative_weight(folder_data: Pat
     train(cfg_for(f"{key}=10", "train.max_steps=2", "train.sample_every=0"), folder_data, run, progress=False)
     log = (run / "log.jsonl").read_text()
     assert logged in log
+
+
+def test_l1_weight_falls_along_a_cosine_then_holds_and_the_step_uses_it():
+    from pix2pix.methods import build_method
+    from pix2pix.methods.pix2pix import Pix2PixTerms
+    from pix2pix.training.precision import Precision
+
+    terms = Pix2PixTerms("lsgan", 100.0, lambda_l1_final=10.0, lambda_l1_decay_steps=100)
+    assert [terms.l1_weight(s) for s in (0, 50, 100, 5000)] == pytest.approx([100, 55, 10, 10])
+    assert Pix2PixTerms("lsgan", 100.0).l1_weight(5000) == 100  # no final weight: no decay
+    with pytest.raises(ConfigError, match="loss.lambda_l1_decay_steps"):
+        load_config(None, ["loss.lambda_l1_decay_steps=0"])
+    # in training: the logged L1 term is the L1 distance times the weight of that step
+    method = build_method(cfg_for("loss.lambda_l1_final=0", "loss.lambda_l1_decay_steps=1"), (3, 3), torch.device("cpu"))
+    batch = {"input": torch.rand(1, 3, 64, 64), "target": torch.rand(1, 3, 64, 64)}
+    first = method.train_step(batch, Precision("fp32", torch.device("cpu")))
+    second = method.train_step(batch, Precision("fp32", torch.device("cpu")))
+    assert first["loss_G_L1"] > 1 and second["loss_G_L1"] == 0
+
+
+def test_input_skip_lets_the_input_reach_the_output_at_full_resolution():
+    net = build_generator("unet_128", in_channels=3, out_channels=3, ngf=8, norm="batch", dropout=0.0,
+                          image_size=64, upsample="bilinear", input_skip=4)
+    conv = net.input_head[0]
+    assert conv.in_channels == 4 + 3 and conv.out_channels == 3
+    with torch.no_grad():  # the head reads nothing of the features, and passes each input channel through
+        conv.weight.zero_()
+        conv.bias.zero_()
+        for c in range(3):
+            conv.weight[c, 4 + c, 1, 1] = 1.0
+    x = torch.rand(1, 3, 128, 128) * 2 - 1
+    x[..., 10, 11] = 0.9  # a one-pixel detail: no stride-2 layer could carry it through unchanged
+    assert torch.allclose(net(x), torch.tanh(x), atol=1e-6)
+    plain = build_generator("unet_128", in_channels=3, out_channels=3, ngf=8, norm="batch", dropout=0.0, image_size=64)
+    assert plain.input_head is None
+    with pytest.raises(ConfigError, match="model.input_skip"):
+        build_generator("resnet_6blocks", in_channels=3, out_channels=3, ngf=8, norm="instance", dropout=0.0,
+                        image_size=64, input_skip=4)

@@ -9,13 +9,14 @@ it made a 256 px batch-1 step 5-10% faster (median 244-250 -> 220-231 ms); peak
 RSS did not grow, since the memory is reused, not added.
 
 A library must not change its host process's settings, so nothing in the
-package calls this on its own: the ``pix2pix train`` command does, at start-up
-(its help says so); a program that trains through the Python API turns it on
-with one call, ``pix2pix.allocator.keep_freed_memory()``, and may hand the
-memory back afterwards with ``restore_defaults()``. The same effect without
+package calls this on its own: the ``pix2pix train`` command asks for it (its
+help says so) with ``train(..., keep_freed_memory=True)``; a program that
+trains through the Python API may do the same, and may hand the memory back
+afterwards with ``restore_defaults()``. The same effect without
 code: ``GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=2147483647``
-in the environment. ``train.step_in_backward=auto`` is on only where this is in
-effect (without it freeing each gradient early costs 25% per step).
+in the environment. ``train.step_in_backward=auto`` is on only for a run that asked for it (without
+it freeing each gradient early costs 25% per step); what the process did before
+does not change a run's path.
 """
 
 from __future__ import annotations

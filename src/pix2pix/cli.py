@@ -57,13 +57,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         from .launcher import launch
 
         return launch(args.nproc, args.argv)
-    from .allocator import keep_freed_memory
-
-    keep_freed_memory()  # a training process keeps freed memory for its next step (see --help)
     if args.resume:
         if args.config or args.preset or args.init_from:
             raise _usage("--resume continues a run with its saved config; --config, --preset and --init-from apply to new runs")
-        result = resume(args.resume, args.set, data=args.data, progress=not args.no_progress, handle_signals=True)
+        result = resume(args.resume, args.set, data=args.data, progress=not args.no_progress, handle_signals=True,
+                        keep_freed_memory=True)  # a training process keeps freed memory for its next step (see --help)
     else:
         from .config import load_config
 
@@ -74,7 +72,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             overrides = [f"data.task={args.task}"] + overrides
         cfg = load_config(args.config, overrides, presets)
         result = train(cfg, args.data, args.out, init_from=args.init_from, progress=not args.no_progress,
-                       handle_signals=True)
+                       handle_signals=True, keep_freed_memory=True)
     stopped_code = 0 if os.environ.get("PIX2PIX_LAUNCHED") else 130  # under --nproc the launcher reports the stop
     if not result.is_main:
         return stopped_code if result.status == "interrupted" else 0
@@ -252,7 +250,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo_run import run_demo
 
-    return run_demo(Path(args.out), steps=args.steps, progress=not args.no_progress, handle_signals=True)
+    return run_demo(Path(args.out), steps=args.steps, progress=not args.no_progress, handle_signals=True,
+                    keep_freed_memory=True)
 
 
 # ---------------------------------------------------------------------- parser

@@ -168,6 +168,10 @@ class ModelConfig:
     # bins: reweighting of the cross-entropy against the training colours' frequencies, 0 = none,
     # 1 = inverse frequency (the paper's lambda = 1 - this; its choice 0.5).
     colour_rebalance: float = 0.5
+    # U-Net: the outermost layer draws this many feature maps, and a 3x3 conv reads them beside the
+    # input at full resolution to draw the output (the U-Net's skips stop at half resolution, so
+    # without it an edge of the input reaches the output only through a stride-2 layer); 0 = off.
+    input_skip: int = 0
     # Discriminators at 1, 1/2, 1/4 scale (pix2pixHD); 1 = the paper's single PatchGAN.
     num_d: int = 1
     # Spectral normalisation on every D convolution (Miyato et al., 2018).
@@ -178,6 +182,7 @@ class ModelConfig:
         _check(1 <= self.ndf <= 1024, "model.ndf", "must be between 1 and 1024")
         _check(1 <= self.n_layers_d <= 8, "model.n_layers_d", "must be between 1 and 8")
         _check(1 <= self.num_d <= 3, "model.num_d", "must be 1, 2 or 3")
+        _check(0 <= self.input_skip <= 1024, "model.input_skip", "must be between 0 (off) and 1024")
         _check(self.dropout < 1.0, "model.dropout", "must be below 1 (negative = auto)")
         _check(self.init_gain > 0, "model.init_gain", "must be > 0")
         _check(math.isfinite(self.colour_temperature) and 0.01 <= self.colour_temperature <= 10,
@@ -198,6 +203,11 @@ class LossConfig:
     lambda_gan: float = 1.0
     # pix2pix paper: lambda = 100 for the L1 term.
     lambda_l1: float = 100.0
+    # Paired method: the L1 weight falls from lambda_l1 to this along a cosine over the first
+    # lambda_l1_decay_steps steps, then stays: L1 lays out the picture early, after which a smaller
+    # share lets the adversarial term leave the average of the plausible outputs. Negative = no decay.
+    lambda_l1_final: float = -1.0
+    lambda_l1_decay_steps: int = 2000
     # Gradient-penalty weight for wgangp (Gulrajani et al., 2017: 10).
     lambda_gp: float = 10.0
     # CycleGAN paper: cycle weights 10 each, identity 0.5 (relative to them).
@@ -237,6 +247,8 @@ class LossConfig:
             value = getattr(self, name)
             _check(math.isfinite(value) and value >= 0, f"loss.{name}", "must be a finite number >= 0")
         _check(self.r1_every >= 1, "loss.r1_every", "must be >= 1")
+        _check(math.isfinite(self.lambda_l1_final), "loss.lambda_l1_final", "must be a finite number (negative = no decay)")
+        _check(self.lambda_l1_decay_steps >= 1, "loss.lambda_l1_decay_steps", "must be >= 1")
         for name in ("lambda_nce", "lambda_nce_idt"):
             value = getattr(self, name)
             _check(math.isfinite(value) and value >= 0, f"loss.{name}", "must be a finite number >= 0")
@@ -306,8 +318,9 @@ class TrainConfig:
     # Update each weight inside backward, as soon as its gradient is complete, and
     # free that gradient: the same Adam update bit for bit, with at most one
     # gradient alive instead of all (CPU, 256 px, batch 1: peak RSS 1493 -> 1358 MB,
-    # speed unchanged). auto: on for CPU where glibc lets freed memory be kept
-    # (else each freed gradient is page-faulted back: 25% slower steps); off for
+    # speed unchanged). auto: on for CPU in a run that keeps freed memory (the pix2pix
+    # command; train(..., keep_freed_memory=True) in Python), since otherwise each freed
+    # gradient is page-faulted back: 25% slower steps; off for
     # CUDA, where one optimizer kernel launch per weight would cost a launch-bound
     # batch-1 step more than the memory is worth. Ignored under DDP and fp16.
     step_in_backward: Literal["auto", "true", "false"] = "auto"
@@ -474,9 +487,9 @@ PRESETS: dict[str, dict[str, str]] = {
     "paper": {
         "model.recipe": "paper", "model.generator": "auto", "model.norm": "auto", "model.dropout": "-1",
         "model.upsample": "auto", "loss.gan_mode": "auto", "model.discriminator": "patchgan", "model.n_layers_d": "3",
-        "model.num_d": "1", "model.d_spectral_norm": "false", "model.ngf": "64", "model.ndf": "64",
+        "model.num_d": "1", "model.input_skip": "0", "model.d_spectral_norm": "false", "model.ngf": "64", "model.ndf": "64",
         "model.init": "normal", "model.init_gain": "0.02", "loss.lambda_gan": "1", "loss.lambda_l1": "100", "loss.lambda_fm": "0",
-        "loss.lambda_r1": "0", "loss.lambda_vgg": "0", "loss.lambda_fft": "0", "loss.lambda_spectrum": "0",
+        "loss.lambda_l1_final": "-1", "loss.lambda_r1": "0", "loss.lambda_vgg": "0", "loss.lambda_fft": "0", "loss.lambda_spectrum": "0",
         "train.lr_g": "0.0002", "train.lr_d": "0.0002", "train.beta1": "0.5", "train.beta2": "0.999", "train.batch_size": "1",
         "train.lr_policy": "linear",
         "train.n_epochs": "100", "train.n_epochs_decay": "100", "train.ema_decay": "-1", "train.d_augment": "none",

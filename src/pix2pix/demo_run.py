@@ -63,13 +63,14 @@ def untrained_l1(cfg: Config) -> float:
     return sum(values) / len(values)
 
 
-def run_demo(out: Path, steps: int | None = None, progress: bool = True, handle_signals: bool = False) -> int:
+def run_demo(out: Path, steps: int | None = None, progress: bool = True, handle_signals: bool = False,
+             keep_freed_memory: bool = False) -> int:
     cfg = demo_config(steps or DEMO_STEPS)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     print(f"demo: training pix2pix on {DEMO_DATA} (label map -> rendering, 128 px) for {cfg.train.max_steps} steps", flush=True)
     start_l1 = untrained_l1(cfg)
     started = time.monotonic()
-    result = train(cfg, DEMO_DATA, out, progress=progress, handle_signals=handle_signals)
+    result = train(cfg, DEMO_DATA, out, progress=progress, handle_signals=handle_signals, keep_freed_memory=keep_freed_memory)
     minutes = (time.monotonic() - started) / 60
     test = run_test(out, DEMO_DATA, "test", which="latest", progress=False)
     end_l1 = test.mean["L1"]

@@ -153,7 +153,7 @@ def run_unpaired_test(
     progress: bool = True,
 ) -> TestResult:
     """Unpaired methods: for each direction the model has, real | translated (| reconstructed, when the
-    method's ``test_columns`` include it and it can translate back) for every image of the split.
+    method's generators invert each other, ``round_trip``) for every image of the split.
 
     Scores: cycle L1 (reconstruction vs input) where there is a reconstruction; L1/MSE/PSNR/SSIM of
     the translation against a same-named image on the other side when the data happen to be paired
@@ -170,7 +170,7 @@ def run_unpaired_test(
         if len(side) == 0:
             raise DataError(f"{shown(data)}: {side.report.name} has no usable images")
     translators = {d: Translator(model, direction=d, norm=norm) for d in model.generators}
-    reconstruct = "reconstructed" in method_class(model.method).test_columns and len(translators) == 2
+    reconstruct = method_class(model.method).round_trip and len(translators) == 2
     sections, directions = [], {}
     for name, source, other in (("AtoB", a, b), ("BtoA", b, a)):
         if name not in translators:

@@ -52,6 +52,8 @@ class Method(Protocol):
     generator_keys: ClassVar[dict[str, str]]
     health_signals: ClassVar[tuple[HealthSignals, ...]]
     test_columns: ClassVar[tuple[str, ...]]
+    round_trip: ClassVar[bool]
+    progress_keys: ClassVar[dict[str, str]]
     research_generators: ClassVar[tuple[str, ...]]
 
     def networks(self) -> dict[str, nn.Module]: ...
@@ -128,7 +130,7 @@ def refuse_paired_terms(cfg: "Config", method: str) -> None:
     for key, value in (("loss.lambda_gan", cfg.loss.lambda_gan != 1), ("loss.lambda_fm", cfg.loss.lambda_fm),
                        ("loss.lambda_r1", cfg.loss.lambda_r1), ("loss.lambda_vgg", cfg.loss.lambda_vgg),
                        ("loss.lambda_fft", cfg.loss.lambda_fft), ("loss.lambda_spectrum", cfg.loss.lambda_spectrum),
-                       ("train.d_augment", cfg.train.d_augment != "none")):
+                       ("loss.lambda_l1_final", cfg.loss.lambda_l1_final >= 0), ("train.d_augment", cfg.train.d_augment != "none")):
         if value:
             from ..errors import ConfigError
 
@@ -177,7 +179,7 @@ def generator_from_config(cfg: "Config", in_channels: int, out_channels: int) ->
     channels = {"ab": 2, "bins": BinnedColorization.channels()}.get(colour, out_channels)
     net = build_generator(
         m.generator, in_channels=in_channels, out_channels=channels, ngf=m.ngf, norm=m.norm,
-        dropout=m.dropout, image_size=cfg.data.crop_size, upsample=m.upsample,
+        dropout=m.dropout, image_size=cfg.data.crop_size, upsample=m.upsample, input_skip=m.input_skip,
     )
     if cfg.data.task == "inpainting":
         return InpaintingComposite(net)

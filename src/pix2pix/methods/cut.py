@@ -97,6 +97,8 @@ class CUT(Networks):
     generator_keys = {"AtoB": "G"}
     health_signals = (HealthSignals("", "D_real", "D_fake", "loss_D", "loss_G_GAN", "loss_NCE"),)
     test_columns = ("real", "translated")
+    round_trip = False
+    progress_keys = {"loss_D": "D", "loss_G_GAN": "G", "loss_NCE": "NCE"}
     research_generators: tuple[str, ...] = ()
 
     def __init__(self, cfg: Config, channels: tuple[int, int], device: torch.device) -> None:

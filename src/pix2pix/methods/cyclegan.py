@@ -126,6 +126,8 @@ class CycleGAN(Networks):
         HealthSignals(" (D_B, A side)", "D_real_B", "D_fake_B", "loss_D_B", "loss_G_B", "loss_cycle_B"),
     )
     test_columns = ("real", "translated", "reconstructed")
+    round_trip = True
+    progress_keys = {"loss_G_A": "G_A", "loss_G_B": "G_B", "loss_cycle_A": "cyc"}
     research_generators = ("resnet_6blocks", "resnet_9blocks")
 
     def __init__(self, cfg: Config, channels: tuple[int, int], device: torch.device) -> None:

@@ -12,6 +12,7 @@ loss, and an exponential moving average of G's weights.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -46,12 +47,22 @@ class Pix2PixTerms:
     lambda_fft: float = 0.0
     lambda_spectrum: float = 0.0
     augment: tuple[str, ...] = ()
+    lambda_l1_final: float = -1.0  # negative: lambda_l1 throughout
+    lambda_l1_decay_steps: int = 1
 
     @classmethod
     def from_config(cls, cfg: Config) -> "Pix2PixTerms":
         loss = cfg.loss
         return cls(loss.gan_mode, loss.lambda_l1, loss.lambda_gan, loss.lambda_gp, loss.lambda_fm, loss.lambda_r1, loss.r1_every,
-                   loss.lambda_vgg, loss.lambda_fft, loss.lambda_spectrum, parse_policy(cfg.train.d_augment))
+                   loss.lambda_vgg, loss.lambda_fft, loss.lambda_spectrum, parse_policy(cfg.train.d_augment),
+                   loss.lambda_l1_final, loss.lambda_l1_decay_steps)
+
+    def l1_weight(self, step: int) -> float:
+        """The L1 weight at ``step``: lambda_l1, falling along a cosine to lambda_l1_final when that is set."""
+        if self.lambda_l1_final < 0:
+            return self.lambda_l1
+        progress = min(step / self.lambda_l1_decay_steps, 1.0)
+        return self.lambda_l1_final + (self.lambda_l1 - self.lambda_l1_final) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def pix2pix_step(
@@ -67,6 +78,7 @@ def pix2pix_step(
     augment_p: float = 1.0,
     r1_now: bool = False,
     vgg: nn.Module | None = None,
+    step: int = 0,
 ) -> dict[str, torch.Tensor]:
     """One optimisation step of D then G on a batch of (input, target) images in [-1, 1].
 
@@ -90,7 +102,7 @@ def pix2pix_step(
     # update G: fool D (when it is used) and stay close to the target (L1)
     D.requires_grad_(False)
     opt_G.zero_grad(set_to_none=True)
-    loss_g_l1 = (own_loss if own_loss is not None else F.l1_loss(fake_b.float(), real_b.float())) * terms.lambda_l1
+    loss_g_l1 = (own_loss if own_loss is not None else F.l1_loss(fake_b.float(), real_b.float())) * terms.l1_weight(step)
     loss_g = loss_g_l1
     if adversarial:
         with runtime.autocast():  # plain D: its parameters get no gradient here, so no DDP sync
@@ -201,6 +213,8 @@ class Pix2Pix(Networks):
     generator_keys = {"AtoB": "G"}
     health_signals = (HealthSignals("", "D_real", "D_fake", "loss_D", "loss_G_GAN", "loss_G_L1"),)
     test_columns = ("input", "output", "target")
+    round_trip = False
+    progress_keys = {"loss_D": "D", "loss_G_GAN": "G", "loss_G_L1": "L1"}
     research_generators = ("unet_128", "unet_256")
 
     def __init__(self, cfg: Config, channels: tuple[int, int], device: torch.device) -> None:
@@ -231,7 +245,7 @@ class Pix2Pix(Networks):
         p = self.adaptive.p if self.adaptive is not None else self.cfg.train.d_augment_p
         losses = pix2pix_step(
             self.nets["G"], self.nets["D"], self.opts["G"], self.opts["D"], real_a, real_b, terms=self.terms,
-            runtime=runtime, augment_p=p, r1_now=self.steps % self.terms.r1_every == 0, vgg=self.vgg,
+            runtime=runtime, augment_p=p, r1_now=self.steps % self.terms.r1_every == 0, vgg=self.vgg, step=self.steps,
         )
         self.steps += 1
         self.update_averages()

@@ -11,8 +11,10 @@ package needs to know about it without naming it:
 - ``generator_keys``: translation direction -> network name in a checkpoint,
   i.e. the generators that inference, export and serving use;
 - ``health_signals``: which logged values the health monitor reads;
-- ``test_columns``: the test page's image columns (with ``reconstructed``, the
-  page translates back through the other direction);
+- ``test_columns``: the test page's image columns;
+- ``round_trip``: True when its two generators invert each other, so that
+  validation scores the round trip and the test page shows it (``reconstructed``);
+- ``progress_keys``: logged loss -> its short label on the progress bar;
 - ``research_generators``: the research code's generator names whose
   checkpoints ``pix2pix import`` turns into a run of this method.
 """

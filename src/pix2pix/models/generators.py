@@ -110,6 +110,7 @@ class UNet(nn.Module):
         dropout: float = 0.5,
         upsample: str = "transposed",
         out_activation: str = "tanh",
+        input_skip: int = 0,
     ) -> None:
         super().__init__()
         if depth < 2:
@@ -142,7 +143,13 @@ class UNet(nn.Module):
                 layers.append(Dropout(dropout))
             decoder[i] = nn.Sequential(*layers)
         last = nn.Tanh() if out_activation == "tanh" else nn.Identity()
-        decoder[0] = nn.Sequential(nn.ReLU(), up(widths[0] * 2, out_channels, 0, use_bias=True), last)
+        if input_skip:  # the outermost layer draws features; a conv reads them beside the input, at full resolution
+            decoder[0] = nn.Sequential(nn.ReLU(), up(widths[0] * 2, input_skip, 0), make_norm(input_skip), nn.ReLU())
+            self.input_head: nn.Module | None = nn.Sequential(
+                nn.Conv2d(input_skip + in_channels, out_channels, kernel_size=3, padding=1, padding_mode="replicate"), last)
+        else:
+            decoder[0] = nn.Sequential(nn.ReLU(), up(widths[0] * 2, out_channels, 0, use_bias=True), last)
+            self.input_head = None
         self.decoder = nn.ModuleList(decoder[i] for i in range(depth))
 
     def encode(self, x: torch.Tensor, layers: list[int]) -> list[torch.Tensor]:
@@ -152,14 +159,14 @@ class UNet(nn.Module):
         return outputs_of(self.encoder, x, layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        skips = []
+        source, skips = x, []
         for layer in self.encoder:
             x = layer(x)
             skips.append(x)
         x = self.decoder[-1](skips[-1])
         for i in range(len(self.decoder) - 2, -1, -1):
             x = self.decoder[i](torch.cat([skips[i], x], dim=1))
-        return x
+        return x if self.input_head is None else self.input_head(torch.cat([x, source], dim=1))
 
 
 class ResnetBlock(nn.Module):
@@ -275,24 +282,24 @@ def unet_depth(image_size: int) -> int:
 
 @register_generator("unet")
 def unet(*, in_channels: int, out_channels: int, ngf: int, norm: str, dropout: float, image_size: int,
-         upsample: str = "transposed") -> nn.Module:
+         upsample: str = "transposed", input_skip: int = 0) -> nn.Module:
     """U-Net whose depth fits the training crop size (64 px -> 6, 256 px -> 8)."""
     return UNet(in_channels=in_channels, out_channels=out_channels, depth=unet_depth(image_size), ngf=ngf, norm=norm,
-                dropout=dropout, upsample=upsample)
+                dropout=dropout, upsample=upsample, input_skip=input_skip)
 
 
 @register_generator("unet_128")
 def unet_128(*, in_channels: int, out_channels: int, ngf: int, norm: str, dropout: float, image_size: int,
-             upsample: str = "transposed") -> nn.Module:
+             upsample: str = "transposed", input_skip: int = 0) -> nn.Module:
     return UNet(in_channels=in_channels, out_channels=out_channels, depth=7, ngf=ngf, norm=norm, dropout=dropout,
-                upsample=upsample)
+                upsample=upsample, input_skip=input_skip)
 
 
 @register_generator("unet_256")
 def unet_256(*, in_channels: int, out_channels: int, ngf: int, norm: str, dropout: float, image_size: int,
-             upsample: str = "transposed") -> nn.Module:
+             upsample: str = "transposed", input_skip: int = 0) -> nn.Module:
     return UNet(in_channels=in_channels, out_channels=out_channels, depth=8, ngf=ngf, norm=norm, dropout=dropout,
-                upsample=upsample)
+                upsample=upsample, input_skip=input_skip)
 
 
 @register_generator("resnet_6blocks")

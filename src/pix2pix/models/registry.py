@@ -8,6 +8,7 @@ so callers never need to know which one they build.
 
 from __future__ import annotations
 
+import inspect
 from typing import Callable, Protocol, TypeVar
 
 from torch import nn
@@ -93,13 +94,19 @@ def build_generator(
     dropout: float = 0.0,
     image_size: int = 256,
     upsample: str = "transposed",
+    input_skip: int = 0,
 ) -> nn.Module:
     """Build a registered generator; an unknown name lists the valid ones."""
     if name not in _GENERATORS:
         raise ConfigError(f"model.generator: unknown generator '{name}' (valid: {', '.join(generator_names())})")
+    extra = {}
+    if input_skip:  # only generators that take it (the U-Nets) are asked
+        if "input_skip" not in inspect.signature(_GENERATORS[name]).parameters:
+            raise ConfigError(f"model.input_skip: the {name} generator has no full-resolution input skip (U-Nets do)")
+        extra["input_skip"] = input_skip
     return _GENERATORS[name](
         in_channels=in_channels, out_channels=out_channels, ngf=ngf, norm=norm, dropout=dropout, image_size=image_size,
-        upsample=upsample,
+        upsample=upsample, **extra,
     )
 
 

@@ -83,8 +83,8 @@ def unpaired_training_data(cfg: Config, data: str | Path, paths: ckpt.RunPaths, 
     if cfg.data.direction == "BtoA":
         a, b, val_a, val_b = b, a, val_b, val_a
     dataset = UnpairedDataset(a, b, PairTransform.from_config(cfg.data), cfg.train.seed, cfg.data.serial)
-    cycles = "reconstructed" in method_class(cfg.model.method).test_columns  # two generators: score the cycle
-    validator = (CycleValidator if cycles else TranslationValidator)(cfg, val_a, val_b, paths)
+    round_trip = method_class(cfg.model.method).round_trip  # two generators that invert each other: score the cycle
+    validator = (CycleValidator if round_trip else TranslationValidator)(cfg, val_a, val_b, paths)
     return TrainingData(dataset, validator, (a.channels, b.channels))
 
 

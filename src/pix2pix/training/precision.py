@@ -6,18 +6,18 @@ from typing import Any, Callable
 
 import torch
 
-from ..allocator import is_keeping_freed_memory
 from ..runtime.precision import Autocast, resolve_precision
 from . import backward_step
 
 
-def resolve_step_in_backward(setting: str, device: torch.device) -> bool:
-    """auto: on for CPU where freed memory stays in the process. Freeing each gradient right after
+def resolve_step_in_backward(setting: str, device: torch.device, keeps_freed_memory: bool) -> bool:
+    """auto: on for CPU where the run keeps freed memory in the process (``keep_freed_memory=True``,
+    as the ``pix2pix`` command trains). Freeing each gradient right after
     its update otherwise hands 33 MB blocks back to the OS and faults them in again every step
     (measured 220 ms per step with the allocator setting, 276 without; 225-244 ms stepping after backward)."""
     if setting != "auto":
         return setting == "true"
-    return device.type == "cpu" and is_keeping_freed_memory()
+    return device.type == "cpu" and keeps_freed_memory
 
 
 class Precision(Autocast):

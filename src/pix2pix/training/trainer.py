@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from .. import allocator
 from ..config import RESUMABLE_KEYS, Config, changed_keys, to_toml
 from ..data.datasets import EpochBatchSampler, collate_pairs
 from ..data.io import atomic_write
@@ -73,8 +74,11 @@ class Trainer:
         progress: bool = True,
         report: ReportHook | None = None,
         handle_signals: bool = False,
+        keep_freed_memory: bool = False,
     ) -> None:
         self.cfg, self.data_arg, self.paths = resolve(cfg), str(data), ckpt.RunPaths(Path(run))
+        # the caller's opt-in decides, not whatever the process did before: the same call takes the same path
+        self.keeps_freed_memory = keep_freed_memory and allocator.keep_freed_memory()
         self.report = report
         self.handle_signals = handle_signals
         self.dist = distributed.from_environment()
@@ -94,7 +98,8 @@ class Trainer:
         self.precision = Precision(cfg.train.precision, self.device, channels_last,
                                    skip_nonfinite=cfg.train.on_nan == "skip", any_rank=lambda flag: distributed.any_rank(self.dist, flag)[0],
                                    batch_size=cfg.train.batch_size, clip_grad_norm=cfg.train.clip_grad_norm,
-                                   step_in_backward=resolve_step_in_backward(cfg.train.step_in_backward, self.device)
+                                   step_in_backward=resolve_step_in_backward(cfg.train.step_in_backward, self.device,
+                                                                             self.keeps_freed_memory)
                                    and not self.dist.enabled and cfg.train.clip_grad_norm == 0)  # clipping needs whole gradients
         if channels_last:
             for net in self.method.networks().values():
@@ -347,7 +352,8 @@ class Trainer:
             means = {k: v / self._count for k, v in self._sums.items()}
             means.update(self._diagnostics())
             self.logger.log("train", self.step, epoch=self.epoch, seconds=round(self.budget.used(), 3), **self._rates, **means)
-            self._bar.set_postfix_str(_postfix(means, self.last_val, self.last_warning), refresh=False)
+            self._bar.set_postfix_str(_postfix(self.method.progress_keys, means, self.last_val, self.last_warning),
+                                      refresh=False)
             self._sums, self._count = {}, 0
         return stop_now, out_of_time
 
@@ -392,8 +398,8 @@ def _array(value: torch.Tensor | None) -> np.ndarray | None:
     return None if value is None else value.detach().cpu().numpy()
 
 
-def _postfix(means: dict[str, float], val: float | None, warning: str | None = None) -> str:
-    short = {"loss_D": "D", "loss_G_GAN": "G", "loss_G_L1": "L1", "loss_G_A": "G_A", "loss_G_B": "G_B", "loss_cycle_A": "cyc"}
+def _postfix(short: dict[str, str], means: dict[str, float], val: float | None, warning: str | None = None) -> str:
+    """The progress bar's losses (the method's ``progress_keys``), the last validation score and any warning."""
     parts = [f"{label} {means[key]:.3g}" for key, label in short.items() if key in means]
     if val is not None:
         parts.append(f"val L1 {val:.4f}")
@@ -412,6 +418,7 @@ def train(
     progress: bool = True,
     report: ReportHook | None = None,
     handle_signals: bool = False,
+    keep_freed_memory: bool = False,
 ) -> TrainResult:
     """Train a new run into ``out`` (which must not hold a run already).
 
@@ -425,6 +432,9 @@ def train(
         handle_signals: turn SIGINT, SIGTERM and SIGHUP into "finish the step, save, stop" while
             training (the ``pix2pix`` command does); off by default, so that a program's own signal
             handling (a notebook's Ctrl-C) is left alone.
+        keep_freed_memory: let glibc keep freed memory in the process for the next step
+            (``pix2pix.allocator``; the ``pix2pix`` command does), which also turns
+            ``train.step_in_backward=auto`` on for CPU; off by default: a process-wide setting.
     """
     run = Path(out)
     main = distributed.from_environment().is_main
@@ -433,7 +443,7 @@ def train(
             prepare_run_dir(run)
         data_arg = str(data) if str(data).startswith("demo:") else str(Path(data).resolve())
         trainer = Trainer(config, data_arg, run, init_from=init_from, progress=progress, report=report,
-                          handle_signals=handle_signals)
+                          handle_signals=handle_signals, keep_freed_memory=keep_freed_memory)
         if main:
             write_run_files(config, run, data_arg, trainer.data)
         try:
@@ -457,6 +467,7 @@ def resume(
     progress: bool = True,
     report: ReportHook | None = None,
     handle_signals: bool = False,
+    keep_freed_memory: bool = False,
 ) -> TrainResult:
     """Continue a run exactly where its newest intact checkpoint left it.
 
@@ -464,18 +475,18 @@ def resume(
         overrides: ``section.key=value`` changes; only the stopping point and
             logging/checkpoint intervals may change.
         data: a new location for the dataset, if it moved.
-        handle_signals: as for ``train``.
+        handle_signals, keep_freed_memory: as for ``train``.
     """
     run = Path(run)
     if not run.is_dir():
         raise CheckpointError(f"{shown(run)}: run folder not found")
     main = distributed.from_environment().is_main
     with run_lock(run, main):
-        return _resume_locked(run, overrides, data, progress, main, report, handle_signals)
+        return _resume_locked(run, overrides, data, progress, main, report, handle_signals, keep_freed_memory)
 
 
 def _resume_locked(run: Path, overrides: list[str] | None, data: str | Path | None, progress: bool, main: bool,
-                   report: ReportHook | None, handle_signals: bool) -> TrainResult:
+                   report: ReportHook | None, handle_signals: bool, keep_freed_memory: bool) -> TrainResult:
     from ..config import apply_overrides
 
     state, path = ckpt.load_resumable(run)
@@ -496,7 +507,8 @@ def _resume_locked(run: Path, overrides: list[str] | None, data: str | Path | No
     if main:
         truncate_log(ckpt.RunPaths(run).log, int(state["step"]))
         ckpt.remove_stale_temps(ckpt.RunPaths(run).checkpoints)
-    trainer = Trainer(cfg, data_arg, run, state=state, progress=progress, report=report, handle_signals=handle_signals)
+    trainer = Trainer(cfg, data_arg, run, state=state, progress=progress, report=report, handle_signals=handle_signals,
+                      keep_freed_memory=keep_freed_memory)
     if main:
         atomic_write(ckpt.RunPaths(run).config, lambda fh: fh.write(to_toml(cfg)), mode="w")
     try:
