@@ -35,6 +35,8 @@ CANDIDATES: dict[str, list[str]] = {
     "l1_decay10": ["loss.lambda_l1_final=10", "loss.lambda_l1_decay_steps=1000"],
     "input_skip": ["model.input_skip=16"],
     "input_skip_bilinear": ["model.input_skip=16", "model.upsample=bilinear"],
+    "lr_5e-4": ["train.lr_g=5e-4", "train.lr_d=5e-4"],
+    "lr_d_8e-4": ["train.lr_d=8e-4"],
     "skip_bilinear_decay": ["model.input_skip=16", "model.upsample=bilinear", "loss.lambda_l1_final=10",
                             "loss.lambda_l1_decay_steps=1000"],
 }
