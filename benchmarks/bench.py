@@ -342,6 +342,26 @@ def device_name(device: str) -> str:
     return f"{cpu_model()} ({os.cpu_count()} cores)"
 
 
+def ratios_of(figures: dict[str, Any], sizes: list[int], headline: int, batch: int) -> dict[str, float]:
+    """Ours over the reference: speed (ours at its better batch size, and at batch 1), memory, L1."""
+    def speed(size: int, side: str) -> float:
+        return figures[str(size)][side]["img_per_s"]
+
+    h = figures[str(headline)]
+    ratios = {
+        f"train_{headline}": max(speed(headline, "train_ours_b1"), speed(headline, f"train_ours_b{batch}")) / speed(headline, "train_ref"),
+        f"train_{headline}_batch1": speed(headline, "train_ours_b1") / speed(headline, "train_ref"),
+        f"infer_{headline}": speed(headline, "infer_ours") / speed(headline, "infer_ref"),
+        f"memory_{headline}_batch1": h["train_ours_b1"]["peak_mb"] / h["train_ref"]["peak_mb"],
+        f"quality_l1_{headline}": figures["quality"]["ours_b1"]["l1"] / figures["quality"]["reference"]["l1"],
+    }
+    for size in sizes:
+        if size != headline:
+            ratios[f"train_{size}"] = max(speed(size, "train_ours_b1"), speed(size, f"train_ours_b{batch}")) / speed(size, "train_ref")
+            ratios[f"infer_{size}"] = speed(size, "infer_ours") / speed(size, "infer_ref")
+    return ratios
+
+
 def main(argv: list[str] | None = None) -> int:
     if "--quality" in (argv or []):  # the quality benchmark has its own options (benchmarks/quality.py)
         import quality
@@ -412,18 +432,7 @@ def main(argv: list[str] | None = None) -> int:
         qours = spawn({**spec, "task": "quality", "side": "ours", "batch": 1}, timeout + seconds)
         figures["quality"] = {"seconds": seconds, "reference": qref, "ours_b1": qours}
     h = figures[str(headline)]
-    ratios = {
-        f"train_{headline}": max(h["train_ours_b1"]["img_per_s"], h[f"train_ours_b{args.batch}"]["img_per_s"]) / h["train_ref"]["img_per_s"],
-        f"train_{headline}_batch1": h["train_ours_b1"]["img_per_s"] / h["train_ref"]["img_per_s"],
-        f"infer_{headline}": h["infer_ours"]["img_per_s"] / h["infer_ref"]["img_per_s"],
-        f"memory_{headline}_batch1": h["train_ours_b1"]["peak_mb"] / h["train_ref"]["peak_mb"],
-        f"quality_l1_{headline}": figures["quality"]["ours_b1"]["l1"] / figures["quality"]["reference"]["l1"],
-    }
-    for size in sizes:
-        if size != headline:
-            s = figures[str(size)]
-            ratios[f"train_{size}"] = max(s["train_ours_b1"]["img_per_s"], s[f"train_ours_b{args.batch}"]["img_per_s"]) / s["train_ref"]["img_per_s"]
-            ratios[f"infer_{size}"] = s["infer_ours"]["img_per_s"] / s["infer_ref"]["img_per_s"]
+    ratios = ratios_of(figures, sizes, headline, args.batch)
     # What the hardware allows: every FLOP at the measured peak of our training precision, nothing else.
     peak_kind = "bf16" if "bf16_gflops" in figures["peak"] else "fp32"
     peak_flops = figures["peak"][f"{peak_kind}_gflops"] * 1e9

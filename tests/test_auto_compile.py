@@ -64,13 +64,15 @@ def test_known_count_compiles_only_when_the_rest_repays_it(fake_compile, monkeyp
     assert many.net.calls == 1 and fake_compile["calls"] == 4  # the first call measured eagerly, then the compiled copy
 
 
-def test_unknown_count_rents_until_the_rent_equals_the_price(fake_compile, monkeypatch):
+@pytest.mark.parametrize("price", [7.0, 30.0])
+def test_unknown_count_rents_until_the_rent_equals_the_price(fake_compile, monkeypatch, price: float):
     x = torch.ones(2, 3, 8, 8)
     runner = _runner("auto", expected=None, eager_seconds=1.0, monkeypatch=monkeypatch)
+    runner.compile_seconds = price  # the price of compiling, set here: the rule is tested, not the constant
     for _ in range(40):
         runner(x)
     eager_calls = 40 - fake_compile["calls"]
-    assert eager_calls == int(runner.compile_seconds)  # 30 one-second eager calls, then compiled
+    assert eager_calls == int(price)  # one-second eager calls until they add up to the price, then compiled
     other = torch.ones(1, 3, 16, 16)
     runner(other)  # a new shape starts eagerly again
     assert fake_compile["calls"] == 40 - eager_calls

@@ -151,3 +151,20 @@ def test_a_photo_task_gets_its_preset_through_the_api_as_through_the_cli(tmp_pat
     toml.write_text('[data]\ntask = "edges"\n[loss]\nlambda_l1 = 40.0\n')
     assert load_config(toml).loss.lambda_l1 == 40  # a value written in the file beats the task's preset
     assert load_config(None, []).loss.lambda_l1 == 100 and load_config(None, ["data.task=paired"]).loss.lambda_gan == 1
+
+
+def test_a_saved_config_that_predates_a_key_gets_the_value_it_computed_with_not_todays_auto():
+    from pix2pix.config import KEYS_ADDED, Config
+    from pix2pix.methods import resolve
+
+    saved = Config().to_dict()
+    saved["model"]["upsample"] = "transposed"
+    for dotted in KEYS_ADDED:
+        section, key = dotted.split(".")
+        del saved[section][key]  # a run written before these keys existed
+    old = Config.from_saved(saved)
+    assert all(getattr(getattr(old, d.split(".")[0]), d.split(".")[1]) == v for d, v in KEYS_ADDED.items())
+    assert old.model.input_skip == 0
+    fresh = Config.from_dict({"model": {"upsample": "transposed"}})  # a user's file: auto, the method fills it
+    assert fresh.model.input_skip < 0 and resolve(fresh).model.input_skip >= 0
+    assert Config.from_saved({**Config().to_dict(), "model": {**Config().to_dict()["model"], "input_skip": 8}}).model.input_skip == 8

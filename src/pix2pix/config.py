@@ -171,7 +171,8 @@ class ModelConfig:
     # U-Net: the outermost layer draws this many feature maps, and a 3x3 conv reads them beside the
     # input at full resolution to draw the output (the U-Net's skips stop at half resolution, so
     # without it an edge of the input reaches the output only through a stride-2 layer); 0 = off.
-    input_skip: int = 0
+    # Negative = auto: the method's (0 for every method today; see benchmarks/results/recipe_realism.md).
+    input_skip: int = -1
     # Discriminators at 1, 1/2, 1/4 scale (pix2pixHD); 1 = the paper's single PatchGAN.
     num_d: int = 1
     # Spectral normalisation on every D convolution (Miyato et al., 2018).
@@ -182,7 +183,7 @@ class ModelConfig:
         _check(1 <= self.ndf <= 1024, "model.ndf", "must be between 1 and 1024")
         _check(1 <= self.n_layers_d <= 8, "model.n_layers_d", "must be between 1 and 8")
         _check(1 <= self.num_d <= 3, "model.num_d", "must be 1, 2 or 3")
-        _check(0 <= self.input_skip <= 1024, "model.input_skip", "must be between 0 (off) and 1024")
+        _check(self.input_skip <= 1024, "model.input_skip", "must be at most 1024 (0 = off, negative = auto)")
         _check(self.dropout < 1.0, "model.dropout", "must be below 1 (negative = auto)")
         _check(self.init_gain > 0, "model.init_gain", "must be > 0")
         _check(math.isfinite(self.colour_temperature) and 0.01 <= self.colour_temperature <= 10,
@@ -435,6 +436,18 @@ class Config:
         return dataclasses.asdict(self)
 
     @classmethod
+    def from_saved(cls, raw: dict[str, Any]) -> "Config":
+        """A run's saved config: a key the run predates gets the value that reproduces what the run
+        computed (``KEYS_ADDED``), not today's ``auto``, so that an older run loads and resumes as it was."""
+        if isinstance(raw, dict):
+            raw = {section: dict(values) if isinstance(values, dict) else values for section, values in raw.items()}
+            for dotted, value in KEYS_ADDED.items():
+                section, key = dotted.split(".")
+                if isinstance(raw.get(section), dict):
+                    raw[section].setdefault(key, value)
+        return cls.from_dict(raw)
+
+    @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "Config":
         """Build from nested dicts (TOML), checking every section, key and type."""
         sections = _section_types()
@@ -451,6 +464,9 @@ class Config:
             built[name] = _build_section(name, section_cls, values)
         return cls(**built)
 
+
+# Keys added with an ``auto`` default, and the value a run saved before them computed with.
+KEYS_ADDED: dict[str, Any] = {"model.input_skip": 0}
 
 # Keys that --resume may change: they move the stopping point or how often the
 # run reports, never what it computes.
@@ -487,7 +503,7 @@ PRESETS: dict[str, dict[str, str]] = {
     "paper": {
         "model.recipe": "paper", "model.generator": "auto", "model.norm": "auto", "model.dropout": "-1",
         "model.upsample": "auto", "loss.gan_mode": "auto", "model.discriminator": "patchgan", "model.n_layers_d": "3",
-        "model.num_d": "1", "model.input_skip": "0", "model.d_spectral_norm": "false", "model.ngf": "64", "model.ndf": "64",
+        "model.num_d": "1", "model.input_skip": "-1", "model.d_spectral_norm": "false", "model.ngf": "64", "model.ndf": "64",
         "model.init": "normal", "model.init_gain": "0.02", "loss.lambda_gan": "1", "loss.lambda_l1": "100", "loss.lambda_fm": "0",
         "loss.lambda_l1_final": "-1", "loss.lambda_r1": "0", "loss.lambda_vgg": "0", "loss.lambda_fft": "0", "loss.lambda_spectrum": "0",
         "train.lr_g": "0.0002", "train.lr_d": "0.0002", "train.beta1": "0.5", "train.beta2": "0.999", "train.batch_size": "1",

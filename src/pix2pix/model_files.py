@@ -93,7 +93,7 @@ def load_model(path: str | Path, which: str = "best", device: str | torch.device
 def _load_exported_model(path: Path, device: str | torch.device) -> LoadedModel:
     exported = load_exported(path)
     meta = exported.metadata
-    cfg = Config.from_dict(meta["config"])
+    cfg = Config.from_saved(meta["config"])
     in_ch, out_ch = int(meta["input_channels"]), int(meta["output_channels"])
     direction = meta["direction"]
     channels = (in_ch, out_ch) if direction == "AtoB" else (out_ch, in_ch)
@@ -185,7 +185,7 @@ def load_exported(path: str | Path) -> ExportedModel:
                 meta = json.loads(fh.metadata()[META_KEY])
                 tensors = {key: fh.get_tensor(key) for key in fh.keys()}
             tensors = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
-            cfg = Config.from_dict(meta["config"])
+            cfg = Config.from_saved(meta["config"])
             generator = generator_from_config(cfg, meta["input_channels"], meta["output_channels"])
             generator.load_state_dict(tensors)
             net = FrozenGenerator(generator, meta["inference_norm"])

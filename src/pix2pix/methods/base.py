@@ -112,7 +112,7 @@ class Networks:
 # instance norm, no dropout, least-squares GAN loss.
 UNPAIRED_PAPERS_RECIPE: dict[str, Any] = {
     "model.generator": "resnet_9blocks", "model.norm": "instance", "model.dropout": 0.0,
-    "loss.gan_mode": "lsgan", "model.upsample": "transposed", "train.ema_decay": 0.0,
+    "loss.gan_mode": "lsgan", "model.upsample": "transposed", "train.ema_decay": 0.0, "model.input_skip": 0,
 }
 
 

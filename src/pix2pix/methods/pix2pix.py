@@ -205,7 +205,7 @@ class Pix2Pix(Networks):
     name = "pix2pix"
     data_kind = "paired"
     paper_defaults = {"model.generator": "unet", "model.norm": "batch", "model.dropout": 0.5, "loss.gan_mode": "vanilla",
-                      "model.upsample": "transposed", "train.ema_decay": 0.0}  # Isola et al., 2017
+                      "model.upsample": "transposed", "train.ema_decay": 0.0, "model.input_skip": 0}  # Isola et al., 2017
     # The best recipe measured on held-out data (benchmarks/results/recipe.md): resize-convolutions
     # with sub-pixel outer layers, a weight average and the least-squares GAN loss on top of the paper's.
     defaults = {**paper_defaults, "model.upsample": "pixel_shuffle_outer", "train.ema_decay": 0.999,

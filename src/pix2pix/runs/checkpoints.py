@@ -254,7 +254,7 @@ def find_model_checkpoint(path: str | Path, which: str = "best") -> Path:
 
 def checkpoint_config(state: dict[str, Any]) -> Config:
     try:
-        return Config.from_dict(state["config"])
+        return Config.from_saved(state["config"])
     except Exception as exc:  # noqa: BLE001
         raise CheckpointError(f"checkpoint holds an unusable config: {exc}") from None
 
