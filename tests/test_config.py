@@ -97,17 +97,17 @@ def test_presets_set_lambda_and_yield_to_set():
     assert load_config(preset="colorization").loss.lambda_l1 == 30
     assert load_config(preset="seg2photo").loss.lambda_l1 == 125
     assert load_config(None, ["loss.lambda_l1=60"], preset="edges2photo").loss.lambda_l1 == 60
-    assert set(PRESETS) == {"paper", "seg2photo", "edges2photo", "colorization", "colour_classes", "inpainting",
+    assert set(PRESETS) == {"paper", "seg2photo", "edges2photo", "colorization", "color_classes", "inpainting",
                             "restoration"}
     with pytest.raises(ConfigError, match="unknown preset"):
         load_config(preset="nope")
 
 
 def test_a_task_only_preset_refuses_other_tasks():
-    # on paired data colour_classes would silently mean L1-only training
-    with pytest.raises(ConfigError, match="--preset colour_classes is for data.task=colorization"):
-        load_config(preset="colour_classes")
-    cfg = load_config(None, ["data.task=colorization"], preset="colour_classes")
+    # on paired data color_classes would silently mean L1-only training
+    with pytest.raises(ConfigError, match="--preset color_classes is for data.task=colorization"):
+        load_config(preset="color_classes")
+    cfg = load_config(None, ["data.task=colorization"], preset="color_classes")
     assert cfg.loss.lambda_gan == 0 and cfg.model.colorization_output == "bins"
 
 
@@ -142,7 +142,7 @@ def test_paper_preset_pins_the_papers_recipe_and_combines_with_a_task_preset():
 def test_a_photo_task_gets_its_preset_through_the_api_as_through_the_cli(tmp_path):
     """The CLI's --task passes data.task on to load_config, which adds the task's preset."""
     api = load_config(None, ["data.task=colorization"])
-    assert api.model.colorization_output == "bins" and api.loss.lambda_gan == 0  # the colour_classes preset
+    assert api.model.colorization_output == "bins" and api.loss.lambda_gan == 0  # the color_classes preset
     assert load_config(None, ["data.task=superres"]).model.ngf == 32  # restoration
     assert load_config(None, ["data.task=colorization", "loss.lambda_gan=1"]).loss.lambda_gan == 1  # --set wins
     toml = tmp_path / "c.toml"
@@ -168,3 +168,24 @@ def test_a_saved_config_that_predates_a_key_gets_the_value_it_computed_with_not_
     fresh = Config.from_dict({"model": {"upsample": "transposed"}})  # a user's file: auto, the method fills it
     assert fresh.model.input_skip < 0 and resolve(fresh).model.input_skip >= 0
     assert Config.from_saved({**Config().to_dict(), "model": {**Config().to_dict()["model"], "input_skip": 8}}).model.input_skip == 8
+
+
+def test_old_names_are_still_read_with_a_one_line_notice(tmp_path, capsys):
+    from pix2pix.config import Config
+
+    toml = tmp_path / "old.toml"
+    toml.write_text("[model]\ncolour_temperature = 0.5\n")
+    assert load_config(toml).model.color_temperature == 0.5
+    assert load_config(None, ["model.colour_rebalance=0.25"]).model.color_rebalance == 0.25
+    saved = Config().to_dict()
+    saved["model"]["colour_temperature"] = saved["model"].pop("color_temperature")  # a run written before the rename
+    saved["model"]["colour_temperature"] = 0.7
+    assert Config.from_saved(saved).model.color_temperature == 0.7
+    assert load_config(None, ["data.task=colorization"], preset="colour_classes").loss.lambda_gan == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+    assert notes == ["note: model.colour_temperature is now called model.color_temperature (the old name still works)",
+                     "note: model.colour_rebalance is now called model.color_rebalance (the old name still works)",
+                     "note: model.colour_temperature is now called model.color_temperature (the old name still works)",
+                     "note: colour_classes is now called color_classes (the old name still works)"]
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_config(None, ["model.colour_nonsense=1"])

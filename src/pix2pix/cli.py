@@ -290,10 +290,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", nargs="?", help="dataset folder or demo:shapes (with --resume: only if the data moved)")
     p.add_argument("--out", help="run folder to create")
     _add_config_options(p)
-    from .config import PRESETS
+    from .config import PRESETS, RENAMED_PRESETS
 
     _add_task_option(p)
-    p.add_argument("--preset", action="append", choices=sorted(PRESETS), metavar="NAME",
+    p.add_argument("--preset", action="append", choices=sorted([*PRESETS, *RENAMED_PRESETS]), metavar="NAME",
                    help=f"apply a preset ({', '.join(sorted(PRESETS))}); repeatable, later ones win (see docs/configuration.md)")
     p.add_argument("--resume", metavar="RUN", help="continue RUN exactly where it stopped")
     p.add_argument("--init-from", metavar="RUN_OR_CKPT", help="start a new run from these network weights (fine-tuning)")

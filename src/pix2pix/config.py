@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -164,10 +165,10 @@ class ModelConfig:
     # research repository's choice); rgb. Measured on facades: docs/photo-tasks.md.
     colorization_output: Literal["rgb", "ab", "bins"] = "bins"
     # bins: the annealed mean's temperature (1 = the distribution's mean, -> 0 its mode; the paper's 0.38).
-    colour_temperature: float = 0.38
+    color_temperature: float = 0.38
     # bins: reweighting of the cross-entropy against the training colours' frequencies, 0 = none,
     # 1 = inverse frequency (the paper's lambda = 1 - this; its choice 0.5).
-    colour_rebalance: float = 0.5
+    color_rebalance: float = 0.5
     # U-Net: the outermost layer draws this many feature maps, and a 3x3 conv reads them beside the
     # input at full resolution to draw the output (the U-Net's skips stop at half resolution, so
     # without it an edge of the input reaches the output only through a stride-2 layer); 0 = off.
@@ -186,9 +187,9 @@ class ModelConfig:
         _check(self.input_skip <= 1024, "model.input_skip", "must be at most 1024 (0 = off, negative = auto)")
         _check(self.dropout < 1.0, "model.dropout", "must be below 1 (negative = auto)")
         _check(self.init_gain > 0, "model.init_gain", "must be > 0")
-        _check(math.isfinite(self.colour_temperature) and 0.01 <= self.colour_temperature <= 10,
-               "model.colour_temperature", "must be between 0.01 and 10")
-        _check(0.0 <= self.colour_rebalance <= 1.0, "model.colour_rebalance", "must be in [0, 1]")
+        _check(math.isfinite(self.color_temperature) and 0.01 <= self.color_temperature <= 10,
+               "model.color_temperature", "must be between 0.01 and 10")
+        _check(0.0 <= self.color_rebalance <= 1.0, "model.color_rebalance", "must be in [0, 1]")
 
 
 @dataclass
@@ -453,6 +454,7 @@ class Config:
         sections = _section_types()
         if not isinstance(raw, dict):
             raise ConfigError("config must be a table of sections")
+        raw = _renamed_keys(raw)
         unknown = sorted(set(raw) - set(sections))
         if unknown:
             raise ConfigError(f"unknown config section '{unknown[0]}' (valid: {', '.join(sections)})")
@@ -463,6 +465,36 @@ class Config:
                 raise ConfigError(f"config section '{name}' must be a table")
             built[name] = _build_section(name, section_cls, values)
         return cls(**built)
+
+
+# Old names, still read (a config file, --set, a saved run) with a one-line notice: one spelling per word.
+RENAMED_KEYS: dict[str, str] = {"model.colour_temperature": "model.color_temperature",
+                                "model.colour_rebalance": "model.color_rebalance"}
+RENAMED_PRESETS: dict[str, str] = {"colour_classes": "color_classes"}
+
+
+def renamed(old: str, table: dict[str, str]) -> str:
+    """Today's name for ``old`` (itself when it was never renamed), saying so when it was."""
+    new = table.get(old)
+    if new is None:
+        return old
+    print(f"note: {old} is now called {new} (the old name still works)", file=sys.stderr)
+    return new
+
+
+def _renamed_keys(raw: dict[str, Any]) -> dict[str, Any]:
+    """``raw`` with every renamed key under its new name."""
+    out = {section: dict(values) if isinstance(values, dict) else values for section, values in raw.items()}
+    for section, values in raw.items():
+        if not isinstance(values, dict):
+            continue
+        for key in values:
+            new = renamed(f"{section}.{key}", RENAMED_KEYS)
+            if new != f"{section}.{key}":
+                new_section, new_key = new.split(".")
+                out[new_section] = dict(out.get(new_section, {}))
+                out[new_section].setdefault(new_key, out[section].pop(key))
+    return out
 
 
 # Keys added with an ``auto`` default, and the value a run saved before them computed with.
@@ -517,7 +549,7 @@ PRESETS: dict[str, dict[str, str]] = {
     "colorization": {"loss.lambda_l1": "30"},  # grey -> colour: 10-50 (paired grey/colour data)
     # data.task=colorization: colour classes trained by cross-entropy alone; measured more faithful
     # (ab L1) and more colourful than regression + GAN at lambda 30 (docs/photo-tasks.md).
-    "colour_classes": {"model.colorization_output": "bins", "loss.lambda_gan": "0"},
+    "color_classes": {"model.colorization_output": "bins", "loss.lambda_gan": "0"},
     "inpainting": {"loss.lambda_l1": "150"},  # fill holes: 100-200
     # superres and denoise: scored by PSNR, which an adversarial term and dropout only cost;
     # L1 alone on a 4x smaller U-Net at a 5x learning rate measured best (docs/photo-tasks.md).
@@ -525,11 +557,11 @@ PRESETS: dict[str, dict[str, str]] = {
 }
 
 # Presets that only make sense for one task: elsewhere their settings would silently mean
-# something else (colour_classes on paired data would be L1-only training, no colour classes).
-PRESET_TASKS: dict[str, str] = {"colour_classes": "colorization"}
+# something else (color_classes on paired data would be L1-only training, no color classes).
+PRESET_TASKS: dict[str, str] = {"color_classes": "colorization"}
 # The preset each photo task trains with unless an explicit --set says otherwise: load_config applies
 # it, so the CLI's --task, --set data.task=... and the Python API get the same recipe.
-TASK_PRESETS: dict[str, str] = {"colorization": "colour_classes", "inpainting": "inpainting", "edges": "edges2photo",
+TASK_PRESETS: dict[str, str] = {"colorization": "color_classes", "inpainting": "inpainting", "edges": "edges2photo",
                                 "superres": "restoration", "denoise": "restoration"}
 
 
@@ -616,6 +648,7 @@ def apply_overrides(raw: dict[str, dict[str, Any]], overrides: list[str]) -> dic
     sections = _section_types()
     for text in overrides:
         section, key, value = parse_override(text)
+        section, key = renamed(f"{section}.{key}", RENAMED_KEYS).split(".")
         if section not in sections:
             raise ConfigError(f"--set {section}.{key}: unknown section '{section}' (valid: {', '.join(sections)})")
         types = _field_types(sections[section])
@@ -646,7 +679,7 @@ def load_config(
     validated. The task's preset applies however ``data.task`` is set (a file, --set, the CLI's --task),
     below everything written explicitly, so a saved config.toml loads as it was saved."""
     file_raw: dict[str, Any] = read_toml(Path(path)) if path else {}
-    names = [preset] if isinstance(preset, str) else list(preset or [])
+    names = [renamed(name, RENAMED_PRESETS) for name in ([preset] if isinstance(preset, str) else list(preset or []))]
     task = next((value for section, key, value in map(parse_override, reversed(list(overrides or [])))
                  if (section, key) == ("data", "task")), file_raw.get("data", {}).get("task"))
     task_preset = TASK_PRESETS.get(task) if task not in (None, "paired") else None

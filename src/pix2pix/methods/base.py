@@ -186,7 +186,7 @@ def generator_from_config(cfg: "Config", in_channels: int, out_channels: int) ->
     if cfg.data.task in ("superres", "denoise"):
         return ResidualComposite(net)
     if colour == "bins":
-        return BinnedColorization(net, m.colour_temperature, m.colour_rebalance)
+        return BinnedColorization(net, m.color_temperature, m.color_rebalance)
     return LabColorization(net) if colour == "ab" else net
 
 
