@@ -8,6 +8,7 @@ import torch
 
 from pix2pix.config import load_config
 from pix2pix.errors import CheckpointError, ConfigError, TrainingDiverged
+from pix2pix.methods import method_names
 from pix2pix.methods.pix2pix import Pix2Pix
 from pix2pix.runs import checkpoints as ckpt
 from pix2pix.training.schedule import lr_factor
@@ -241,3 +242,22 @@ def test_a_run_folder_written_by_version_0_1_0_still_resumes_exactly(tmp_path: P
             assert torch.allclose(got["networks"][name][key].float(), value.float(), rtol=1e-4, atol=1e-6), f"{name}.{key}"
     steps = [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines() if '"train"' in line]
     assert steps == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("name", method_names())
+def test_every_progress_key_and_health_signal_of_a_method_is_a_loss_its_step_logs(name: str):
+    """The progress bar and the monitor read the method's own names: each must be in what its step returns."""
+    from pix2pix.methods import build_method, method_class
+    from pix2pix.training.precision import Precision
+    from pix2pix.training.trainer import _postfix
+
+    cls = method_class(name)
+    method = build_method(cfg_for(f"model.method={name}"), (3, 3), torch.device("cpu"))
+    keys = ("input", "target") if cls.data_kind == "paired" else ("A", "B")
+    torch.manual_seed(0)
+    losses = method.train_step({k: torch.rand(2, 3, 64, 64) * 2 - 1 for k in keys}, Precision("fp32", torch.device("cpu")))
+    named = set(cls.progress_keys) | {getattr(s, f) for s in cls.health_signals for f in ("d_real", "d_fake", "loss_d", "adversarial", "reconstruction")}
+    assert named <= set(losses), f"{name} names values its step does not log: {sorted(named - set(losses))}"
+    means = {k: float(v) for k, v in losses.items() if torch.as_tensor(v).numel() == 1}
+    shown = _postfix(cls.progress_keys, means, 0.25)
+    assert shown.split()[::2][:len(cls.progress_keys)] == list(cls.progress_keys.values()) and shown.endswith("val L1 0.2500")
