@@ -35,7 +35,7 @@ def test_sigkill_at_random_points_then_resume_gives_the_same_weights(tmp_path: P
     run = tmp_path / "killed"
     rng = random.Random(1234)
     kills = 0
-    for target in sorted(rng.sample(range(4, 36), 3)):
+    for target in sorted(rng.sample(range(4, 26), 3)):  # at least 14 steps left: the kill lands before the run ends
         resuming = (run / "checkpoints").is_dir() and any((run / "checkpoints").glob("*.pt"))
         argv = ["train", "--resume", str(run)] if resuming else ["train", str(data), "--out", str(run)]
         if not resuming:
