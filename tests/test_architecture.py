@@ -84,32 +84,7 @@ def test_the_check_finds_a_method_name_where_one_is_planted(tmp_path: Path):
 
 def _imports(path: Path) -> list[tuple[int, str]]:
     """(line, imported package-level module) for every import of the package, module level and in functions."""
-    tree = ast.parse(path.read_text())
-    package_parts = path.relative_to(SRC).parts[:-1]
-    found = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            if node.level:  # relative: resolve against this module's package
-                base = list(package_parts[: len(package_parts) - node.level + 1])
-                target = base + (node.module.split(".") if node.module else [])
-                if not target:  # "from . import x" at the top: x is the module
-                    target = [alias.name for alias in node.names][:1]
-                elif not node.module:
-                    target = target + [node.names[0].name]
-            elif node.module and node.module.split(".")[0] == "pix2pix":
-                target = node.module.split(".")[1:] or [node.names[0].name]
-            else:
-                continue
-            name = target[0]
-            if not (SRC / name).is_dir() and not (SRC / f"{name}.py").exists():
-                name = "__init__"  # an attribute of the package itself, e.g. __version__
-            found.append((node.lineno, name))
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                parts = alias.name.split(".")
-                if parts[0] == "pix2pix" and len(parts) > 1:
-                    found.append((node.lineno, parts[1]))
-    return found
+    return [(line, dotted.split(".")[0]) for line, dotted in _imported_modules(path)]
 
 
 def test_imports_point_one_way():
@@ -143,36 +118,37 @@ def _is_module(dotted: str, src: Path = SRC) -> bool:
     return target.with_suffix(".py").exists() or (target / "__init__.py").exists()
 
 
-def _run_time_imports(path: Path, src: Path = SRC) -> set[str]:
-    """The package's modules that ``path`` imports when it runs (imports under ``if TYPE_CHECKING:`` left out)."""
+def _imported_modules(path: Path, src: Path = SRC, run_time_only: bool = False) -> list[tuple[int, str]]:
+    """(line, dotted module under the package) for every import of the package in ``path``, module level and in
+    functions; ``run_time_only`` leaves out imports under ``if TYPE_CHECKING:``."""
     tree = ast.parse(path.read_text())
     typing_only = {id(sub) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-                   for child in node.body for sub in ast.walk(child)}
-    rel = list(path.relative_to(src).with_suffix("").parts)
-    package = rel[:-1]  # for __init__.py the package itself, for a module its package
-    found = set()
+                   for child in node.body for sub in ast.walk(child)} if run_time_only else set()
+    package = list(path.relative_to(src).with_suffix("").parts)[:-1]  # for __init__.py the package itself
+    found = []
     for node in ast.walk(tree):
         if id(node) in typing_only:
             continue
         if isinstance(node, ast.ImportFrom):
-            if node.level:
+            if node.level:  # relative: resolve against this module's package
                 module = package[: len(package) - node.level + 1] + (node.module.split(".") if node.module else [])
             elif node.module and node.module.split(".")[0] == "pix2pix":
                 module = node.module.split(".")[1:]
             else:
                 continue
-            for alias in node.names:  # "from .x import y": y may be a module of its own
+            for alias in node.names:  # "from .x import y": y may be a module of its own, else an attribute of x
                 candidate = ".".join([*module, alias.name])
-                found.add(candidate if _is_module(candidate, src) else ".".join(module) or "__init__")
+                found.append((node.lineno, candidate if _is_module(candidate, src) else ".".join(module) or "__init__"))
         elif isinstance(node, ast.Import):
-            found.update(".".join(a.name.split(".")[1:]) for a in node.names
-                         if a.name.split(".")[0] == "pix2pix" and "." in a.name)
+            found += [(node.lineno, ".".join(a.name.split(".")[1:])) for a in node.names
+                      if a.name.split(".")[0] == "pix2pix" and "." in a.name]
     return found
 
 
 def _module_cycles(src: Path = SRC) -> list[list[str]]:
     """Groups of modules that import each other, directly or round a loop, at run time (Tarjan's components)."""
-    graph = {_module_name_in(p, src): _run_time_imports(p, src) for p in sorted(src.rglob("*.py"))}
+    graph = {_module_name_in(p, src): {d for _, d in _imported_modules(p, src, run_time_only=True)}
+             for p in sorted(src.rglob("*.py"))}
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
