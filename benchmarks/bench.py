@@ -97,9 +97,10 @@ def peak_memory_mb() -> float:
 def shared_nets(spec: dict[str, Any]) -> tuple[torch.nn.Module, torch.nn.Module]:
     """G and D with the shared initial weights, built by the project (the reference converts them)."""
     from pix2pix.config import load_config
+    from pix2pix.methods import resolve
     from pix2pix.methods.base import discriminator_from_config, generator_from_config
 
-    cfg = load_config(None, bench_overrides(spec["size"], 1, 0, False, "cpu"))
+    cfg = resolve(load_config(None, bench_overrides(spec["size"], 1, 0, False, "cpu")))
     G, D = generator_from_config(cfg, 3, 3), discriminator_from_config(cfg, 6)
     init = torch.load(spec["init"], weights_only=True)
     G.load_state_dict(init["G"])
@@ -145,12 +146,12 @@ def ours_train(spec: dict[str, Any], workdir: Path) -> tuple[Any, Any, torch.nn.
 
 
 def score(G: torch.nn.Module, pairs: list[tuple[np.ndarray, np.ndarray]]) -> float:
-    """One scorer for both sides: L1 (0-1 scale) of G in paper mode, fp32, on the held-out pairs."""
+    """One scorer for both sides: L1 (0-1 scale) of G in per_image mode, fp32, on the held-out pairs."""
     from pix2pix.metrics import l1
     from pix2pix.inference import generate_arrays
 
     G = G.float().to(memory_format=torch.contiguous_format).cpu()
-    outputs = generate_arrays(G, [a for a, _ in pairs], norm="paper", seed=0)
+    outputs = generate_arrays(G, [a for a, _ in pairs], norm="per_image", seed=0)
     return float(np.mean([l1(out, b) for out, (_, b) in zip(outputs, pairs)]))
 
 

@@ -176,7 +176,7 @@ def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
     val = load_pairs(folder / "val", spec["size"], spec["direction"])
     save_outputs(val_outputs_path(Path(spec["outputs"])), translator.translate_arrays([inp for _, inp, _ in val]))
     targets = [t for _, _, t in test]
-    other = "eval" if translator.norm == "paper" else "paper"  # the other inference mode, for inference.norm's default
+    other = "eval" if translator.norm == "per_image" else "per_image"  # the other inference mode, for inference.norm's default
     alternative = Translator(load_model(run), scale="native", norm=other).translate_arrays([inp for _, inp, _ in test])
     return {"steps": int(latest["step"]), "budget_s": spec["budget"], "train_seconds": float(latest["train_seconds"]),
             "startup_s": wall - float(latest["train_seconds"]), "curve": curve, "norm": translator.norm,

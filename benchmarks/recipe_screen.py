@@ -32,6 +32,7 @@ CANDIDATES: dict[str, list[str]] = {
     "l1_25": ["loss.lambda_l1=25"],
     "bilinear": ["model.upsample=bilinear"],
     "msd_fm": ["model.num_d=2", "loss.lambda_fm=10"],
+    # (these two ran before the keys moved to [pix2pix]: the old names, as recorded, still read)
     "l1_decay10": ["loss.lambda_l1_final=10", "loss.lambda_l1_decay_steps=1000"],
     "input_skip": ["model.input_skip=16"],
     "input_skip_bilinear": ["model.input_skip=16", "model.upsample=bilinear"],
@@ -39,6 +40,12 @@ CANDIDATES: dict[str, list[str]] = {
     "lr_d_8e-4": ["train.lr_d=8e-4"],
     "skip_bilinear_decay": ["model.input_skip=16", "model.upsample=bilinear", "loss.lambda_l1_final=10",
                             "loss.lambda_l1_decay_steps=1000"],
+    # small-data remedies for D (400 training pairs): DiffAugment, adaptive (ADA); a deeper PatchGAN
+    "diffaug": ["train.d_augment=translation,cutout"],
+    "ada": ["train.d_augment=color,translation,cutout", "train.d_augment_adaptive=true", "train.d_augment_p=0"],
+    "d_layers4": ["model.n_layers_d=4"],
+    # the paper's transposed convolutions in our recipe: does the upsampling decide the fine detail?
+    "transposed": ["model.upsample=transposed"],
 }
 COLUMNS = ("L1", "fcn_pixel_accuracy", "fcn_mean_IoU", "detail_2px", "detail_4px", "detail_8px", "detail_16px",
            "grid_2px", "grid_4px", "grid_8px", "grid_16px", "grid_32px")

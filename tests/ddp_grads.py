@@ -17,9 +17,11 @@ def main(data: str, run: str, out: str, batch_size: int, method: str) -> None:
     cfg = load_config(None, [
         f"model.method={method}", "model.norm=instance", "model.dropout=0", "model.ngf=8", "model.ndf=8",
         "data.preprocess=none", "data.flip=false", "data.num_workers=0", "data.val_fraction=0",
-        f"train.batch_size={batch_size}", "train.val_every=0", "train.sample_every=0", "train.pool_size=0",
-        "loss.lambda_identity=0", "train.precision=fp32", "train.step_in_backward=false",  # keep the gradients to compare
+        f"train.batch_size={batch_size}", "train.val_every=0", "train.sample_every=0",
+        "train.precision=fp32", "train.step_in_backward=false",  # keep the gradients to compare
         "model.upsample=transposed",  # the README's figures were measured with the paper's networks
+        # CycleGAN: no pool (each rank's pool would hold its own images) and no identity term
+        *(["cyclegan.pool_size=0", "cyclegan.lambda_identity=0"] if method == "cyclegan" else []),
     ])
     trainer = Trainer(cfg, data, Path(run), progress=False)
     indices = next(iter(trainer.sampler))

@@ -14,7 +14,7 @@ from pix2pix.training.trainer import Trainer
 
 
 def _train(data: Path, run: Path, method: str, in_backward: bool, steps: int = 3) -> tuple[Trainer, list[dict]]:
-    extra = {"cyclegan": ["model.method=cyclegan", "train.pool_size=2"], "wgangp": ["loss.gan_mode=wgangp"]}.get(method, [])
+    extra = {"cyclegan": ["model.method=cyclegan", "cyclegan.pool_size=2"], "wgangp": ["loss.gan_mode=wgangp"]}.get(method, [])
     cfg = tiny_config(*extra, f"train.step_in_backward={str(in_backward).lower()}", "train.precision=fp32", "train.seed=3")
     trainer = Trainer(cfg, data, run, progress=False)
     batches = iter(trainer.make_loader())

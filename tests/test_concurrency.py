@@ -49,11 +49,11 @@ def _run(net: nn.Module, mode: str, x: torch.Tensor, seed: int = 1) -> torch.Ten
 def test_two_calls_in_different_modes_overlap_inside_the_network_and_match_serial_calls():
     x = torch.randn(2, 3, 16, 16)
     serial = _net(with_meeting=False)
-    expected = {"paper": _run(serial, "paper", x), "eval": _run(serial, "eval", x)}
-    assert not torch.allclose(expected["paper"], expected["eval"])  # the modes do differ
+    expected = {"per_image": _run(serial, "per_image", x), "eval": _run(serial, "eval", x)}
+    assert not torch.allclose(expected["per_image"], expected["eval"])  # the modes do differ
     shared = _net(with_meeting=True)
     with ThreadPoolExecutor(2) as pool:
-        futures = {mode: pool.submit(_run, shared, mode, x) for mode in ("paper", "eval")}
+        futures = {mode: pool.submit(_run, shared, mode, x) for mode in ("per_image", "eval")}
         got = {mode: f.result(timeout=60) for mode, f in futures.items()}  # BrokenBarrierError if they did not meet
     for mode in expected:
         assert torch.equal(got[mode], expected[mode]), mode
@@ -66,7 +66,7 @@ def test_eight_threads_translate_with_one_model_as_one_thread_does(trained_run: 
     model = load_model(trained_run)
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 255, (64, 64, 3), dtype=np.uint8) for _ in range(16)]
-    translators = {norm: Translator(model, norm=norm, precision="fp32", compile=False) for norm in ("paper", "eval")}
+    translators = {norm: Translator(model, norm=norm, precision="fp32", compile=False) for norm in ("per_image", "eval")}
     jobs = [(norm, i) for i in range(len(images)) for norm in translators]
     serial = {(norm, i): translators[norm].translate_arrays([images[i]])[0] for norm, i in jobs}
     with ThreadPoolExecutor(8) as pool:
@@ -78,5 +78,5 @@ def test_eight_threads_translate_with_one_model_as_one_thread_does(trained_run: 
 def test_a_generator_of_plain_torch_layers_is_refused_not_silently_wrong():
     net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.Dropout(0.5))
     with pytest.raises(ConfigError, match=r"1 is a torch.nn.modules.batchnorm.BatchNorm2d: build generators from pix2pix"):
-        with inference_mode(net, "paper"):
+        with inference_mode(net, "per_image"):
             pass

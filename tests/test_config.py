@@ -29,7 +29,7 @@ def test_defaults_are_the_paper_plus_the_measured_recipe():
 def test_cyclegan_auto_defaults():
     cfg = resolve(load_config(None, ["model.method=cyclegan"]))
     assert (cfg.model.generator, cfg.model.norm, cfg.model.dropout, cfg.loss.gan_mode) == ("resnet_9blocks", "instance", 0.0, "lsgan")
-    assert (cfg.loss.lambda_a, cfg.loss.lambda_b, cfg.loss.lambda_identity, cfg.train.pool_size) == (10, 10, 0.5, 50)
+    assert (cfg.options.lambda_a, cfg.options.lambda_b, cfg.options.lambda_identity, cfg.options.pool_size) == (10, 10, 0.5, 50)
 
 
 def test_set_overrides_are_typed():
@@ -42,7 +42,10 @@ def test_set_overrides_are_typed():
     "override, message",
     [
         ("train.max_step=3", "valid in train:"),
-        ("trian.max_steps=3", "unknown section 'trian'"),
+        ("trian.max_steps=3", "unknown config section 'trian'"),
+        ("cyclegan.pool_size=3", r"\[cyclegan\] holds options of the cyclegan method, and model.method is pix2pix"),
+        ("pix2pix.lambda_l1_decay_steps=0", "pix2pix.lambda_l1_decay_steps: must be >= 1"),
+        ("pix2pix.lambda_l1_fnal=3", "unknown key 'pix2pix.lambda_l1_fnal'"),
         ("train.max_steps=abc", "not an integer"),
         ("train.max_steps=-1", "train.max_steps"),
         ("data.direction=AtoC", "not one of AtoB, BtoA"),
@@ -55,8 +58,9 @@ def test_set_overrides_are_typed():
     ],
 )
 def test_bad_overrides_name_the_option(override, message):
+    """Checked by the time the config is resolved (a method's own section: only then, by the method)."""
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")) as info:
-        load_config(None, [override])
+        resolve(load_config(None, [override]))
     assert "\n" not in str(info.value)
 
 
@@ -128,15 +132,15 @@ def test_paper_preset_pins_the_papers_recipe_and_combines_with_a_task_preset():
         ("loss", "lambda_r1"): 0.0, ("loss", "lambda_fft"): 0.0, ("loss", "lambda_spectrum"): 0.0,
         ("train", "lr_g"): 2e-4, ("train", "lr_d"): 2e-4, ("train", "beta1"): 0.5,
         ("data", "load_size"): 286, ("data", "crop_size"): 256, ("data", "flip"): True,
-        ("train", "d_augment"): "none", ("train", "clip_grad_norm"): 0.0, ("inference", "norm"): "paper",
-        ("train", "batch_size"): 1, ("train", "lr_batch_scaling"): "none", ("model", "recipe"): "paper",
+        ("train", "d_augment"): "none", ("train", "clip_grad_norm"): 0.0, ("inference", "norm"): "per_image",
+        ("train", "batch_size"): 1, ("train", "lr_batch_scaling"): "none", ("model", "recipe"): "published",
     }
     for (section, key), value in pinned.items():
         if (section, key) != ("train", "ema_decay"):
             assert getattr(getattr(cfg, section), key) == value, f"{section}.{key}"
     assert cfg.train.ema_decay == 0.99  # --set still beats a preset
     combined = load_config(preset=["paper", "colorization"])
-    assert combined.loss.lambda_l1 == 30 and combined.model.recipe == "paper"
+    assert combined.loss.lambda_l1 == 30 and combined.model.recipe == "published"
 
 
 def test_a_photo_task_gets_its_preset_through_the_api_as_through_the_cli(tmp_path):
@@ -180,12 +184,67 @@ def test_old_names_are_still_read_with_a_one_line_notice(tmp_path, capsys):
     saved = Config().to_dict()
     saved["model"]["colour_temperature"] = saved["model"].pop("color_temperature")  # a run written before the rename
     saved["model"]["colour_temperature"] = 0.7
-    assert Config.from_saved(saved).model.color_temperature == 0.7
+    assert Config.from_saved(saved).model.color_temperature == 0.7  # a saved run: read without a notice
     assert load_config(None, ["data.task=colorization"], preset="colour_classes").loss.lambda_gan == 0
+    assert load_config(None, ["model.recipe=paper"]).model.recipe == "published"  # "paper": only the preset now
+    toml.write_text('[inference]\nnorm = "paper"\n')
+    assert load_config(toml).inference.norm == "per_image"
+    saved["inference"]["norm"], saved["model"]["recipe"] = "paper", "paper"
+    assert (Config.from_saved(saved).inference.norm, Config.from_saved(saved).model.recipe) == ("per_image", "published")
     notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
     assert notes == ["note: model.colour_temperature is now called model.color_temperature (the old name still works)",
                      "note: model.colour_rebalance is now called model.color_rebalance (the old name still works)",
-                     "note: model.colour_temperature is now called model.color_temperature (the old name still works)",
-                     "note: colour_classes is now called color_classes (the old name still works)"]
+                     "note: colour_classes is now called color_classes (the old name still works)",
+                     "note: model.recipe=paper is now called model.recipe=published (the old name still works)",
+                     "note: inference.norm=paper is now called inference.norm=per_image (the old name still works)"]
     with pytest.raises(ConfigError, match="unknown key"):
         load_config(None, ["model.colour_nonsense=1"])
+
+
+def test_a_method_has_its_own_section_in_files_set_and_saved_runs(tmp_path, capsys):
+    toml = tmp_path / "c.toml"
+    toml.write_text('[model]\nmethod = "cyclegan"\n[cyclegan]\npool_size = 7\n')
+    cfg = resolve(load_config(toml, ["cyclegan.lambda_identity=0"]))
+    assert (cfg.options.pool_size, cfg.options.lambda_identity, cfg.options.lambda_a) == (7, 0.0, 10.0)
+    assert "[cyclegan]\nlambda_a = 10.0\nlambda_b = 10.0\nlambda_identity = 0.0\npool_size = 7\n" in to_toml(cfg)
+    assert resolve(Config.from_saved(cfg.to_dict())) == cfg  # what a run saves loads back as it was
+    assert "[pix2pix]\nlambda_l1_final = -1.0" in to_toml(resolve(Config()))  # every method: its section, in full
+    # --preset paper gives the method's section its paper values; a later --set still wins
+    assert resolve(load_config(toml, preset="paper")).options.pool_size == 50
+    assert resolve(load_config(toml, ["cyclegan.pool_size=3"], preset="paper")).options.pool_size == 3
+    # old names move into the chosen method's section (a notice), and a file's keys of another method are dropped
+    old = tmp_path / "old.toml"
+    old.write_text('[model]\nmethod = "cyclegan"\n[train]\npool_size = 9\n[loss]\nnce_tau = 0.5\n')
+    assert resolve(load_config(old)).options.pool_size == 9
+    assert capsys.readouterr().err.splitlines() == [
+        "note: train.pool_size is now called cyclegan.pool_size (the old name still works)",
+        "note: loss.nce_tau is now called cut.nce_tau (the old name still works)",
+        "note: cut.nce_tau ignored (model.method is cyclegan)"]
+    saved = Config().to_dict()
+    saved["loss"]["lambda_a"] = 3.0  # a run written before the sections: silently, its method's keys only
+    assert resolve(Config.from_saved(saved)).options.lambda_l1_final == -1 and capsys.readouterr().err == ""
+
+
+def test_resolving_makes_a_new_read_only_config_and_leaves_the_callers_alone():
+    mine = load_config(None, ["model.method=cut"])
+    cfg = resolve(mine)
+    assert mine.model.generator == "auto" and not mine.resolved and mine.options is None  # untouched
+    assert cfg.model.generator == "resnet_9blocks" and cfg.options.nce_layers == "0,4,8,12,16"
+    assert resolve(cfg) is cfg
+    for change in (lambda: setattr(cfg.train, "max_steps", 3), lambda: setattr(cfg.options, "nce_tau", 1.0),
+                   lambda: setattr(cfg, "train", mine.train)):
+        with pytest.raises(AttributeError, match="read-only"):
+            change()
+    copy = cfg.copy()
+    copy.train.max_steps = 3  # a copy is the user's to change; its values stay the resolved ones
+    assert copy.model.generator == "resnet_9blocks" and resolve(copy).train.max_steps == 3 and cfg.train.max_steps == 0
+
+
+def test_every_key_the_method_fills_takes_auto_as_a_word():
+    from pix2pix.config import METHOD_AUTO_KEYS
+
+    cfg = load_config(None, [f"{key}=auto" for key in sorted(METHOD_AUTO_KEYS)] + ["model.method=cyclegan"])
+    resolved = resolve(cfg)
+    assert (resolved.model.dropout, resolved.model.input_skip, resolved.train.ema_decay) == (0.0, 0, 0.0)
+    with pytest.raises(ConfigError, match="train.max_steps: 'auto' is not an integer"):
+        load_config(None, ["train.max_steps=auto"])  # a key no method fills has no auto

@@ -37,9 +37,9 @@ def test_patch_nce_matches_a_hand_computed_case():
 
 
 def _cut_config(*extra: str):
-    base = tiny_overrides(model__ngf=4, model__ndf=4, data__load_size=36, data__crop_size=32, loss__nce_patches=16,
+    base = tiny_overrides(model__ngf=4, model__ndf=4, data__load_size=36, data__crop_size=32, cut__nce_patches=16,
                           train__val_every=2, train__sample_every=2)
-    return load_config(None, base + ["model.method=cut", "model.generator=resnet_6blocks", "loss.nce_layers=0,4,8,10", *extra])
+    return load_config(None, base + ["model.method=cut", "model.generator=resnet_6blocks", "cut.nce_layers=0,4,8,10", *extra])
 
 
 @pytest.mark.slow
@@ -68,8 +68,8 @@ def test_cut_trains_resumes_exactly_tests_and_exports_on_facades_mini(facades: P
 def test_fastcut_has_no_identity_term(folder_data: Path, tmp_path: Path):
     import json
 
-    train(load_config(None, tiny_overrides(model__ngf=4, model__ndf=4, loss__nce_patches=8) + [
-        "model.method=cut", "model.generator=resnet_6blocks", "loss.nce_layers=0,4", "loss.lambda_nce=10",
-        "loss.lambda_nce_idt=0", "train.max_steps=2"]), folder_data, tmp_path / "fast", progress=False)
+    train(load_config(None, tiny_overrides(model__ngf=4, model__ndf=4, cut__nce_patches=8) + [
+        "model.method=cut", "model.generator=resnet_6blocks", "cut.nce_layers=0,4", "cut.lambda_nce=10",
+        "cut.lambda_nce_idt=0", "train.max_steps=2"]), folder_data, tmp_path / "fast", progress=False)
     logged = [json.loads(line) for line in (tmp_path / "fast" / "log.jsonl").read_text().splitlines() if '"train"' in line]
     assert "loss_NCE" in logged[-1] and "loss_NCE_idt" not in logged[-1]

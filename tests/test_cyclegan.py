@@ -55,9 +55,10 @@ def test_pool_size_zero_is_a_pass_through():
 
 
 def test_step_losses_follow_the_paper():
-    cfg = cycle_cfg("loss.lambda_a=10", "loss.lambda_b=5", "loss.lambda_identity=0.5", "train.pool_size=0")
+    cfg = cycle_cfg("cyclegan.lambda_a=10", "cyclegan.lambda_b=5", "cyclegan.lambda_identity=0.5", "cyclegan.pool_size=0")
     torch.manual_seed(0)
     method = build_method(cfg, (3, 3), torch.device("cpu"))
+    assert method.pools["A"].size == method.pools["B"].size == 0  # [cyclegan] pool_size reaches both pools
     before = {k: copy.deepcopy(v) for k, v in method.networks().items()}
     a, b = torch.rand(1, 3, 32, 32) * 2 - 1, torch.rand(1, 3, 32, 32) * 2 - 1
     batch = {"A": ((a + 1) * 127.5).round().to(torch.uint8), "B": ((b + 1) * 127.5).round().to(torch.uint8)}
@@ -85,7 +86,7 @@ def test_step_losses_follow_the_paper():
 def test_identity_needs_equal_channels():
     with pytest.raises(ConfigError, match="lambda_identity.*same channel count"):
         build_method(cycle_cfg(), (1, 3), torch.device("cpu"))
-    build_method(cycle_cfg("loss.lambda_identity=0"), (1, 3), torch.device("cpu"))
+    build_method(cycle_cfg("cyclegan.lambda_identity=0"), (1, 3), torch.device("cpu"))
 
 
 def test_unpaired_sides_can_differ_in_count(tmp_path: Path):
@@ -117,7 +118,7 @@ def test_demo_sides_are_unpaired():
 
 @pytest.mark.slow
 def test_facades_unpaired_end_to_end_with_exact_resume(facades: Path, tmp_path: Path, cli):
-    extra = ["data.load_size=72", "data.crop_size=64", "train.pool_size=2", "train.val_every=3", "train.sample_every=3"]
+    extra = ["data.load_size=72", "data.crop_size=64", "cyclegan.pool_size=2", "train.val_every=3", "train.sample_every=3"]
     train(cycle_cfg(*extra, "train.max_steps=6"), facades, tmp_path / "straight", progress=False)
     train(cycle_cfg(*extra, "train.max_steps=3"), facades, tmp_path / "split", progress=False)
     r = cli("train", "--resume", tmp_path / "split", "--set", "train.max_steps=6", "--no-progress")
@@ -152,7 +153,7 @@ def test_grey_to_colour_cyclegan_without_identity(tmp_path: Path):
         save(np.full((40, 40, 1), 30 * i, np.uint8), root / "trainA" / f"{i}.png")
     for i in range(4):
         save(np.full((40, 40, 3), 20 * i, np.uint8), root / "trainB" / f"{i}.png")
-    result = train(cycle_cfg("loss.lambda_identity=0", "train.max_steps=2"), root, tmp_path / "r", progress=False)
+    result = train(cycle_cfg("cyclegan.lambda_identity=0", "train.max_steps=2"), root, tmp_path / "r", progress=False)
     assert result.step == 2
     state = ckpt.load_checkpoint(tmp_path / "r" / "checkpoints" / "latest.pt")
     assert state["channels"] == [1, 3]

@@ -40,7 +40,7 @@ def test_export_round_trip(trained_run: Path, tmp_path: Path, fmt: str, name: st
     assert float(result_line.rsplit(" ", 1)[1]) <= 1e-3
     meta = load_exported(out).metadata
     assert meta["direction"] == "AtoB" and meta["input_channels"] == 3 and meta["size_multiple"] == 64
-    assert meta["method"] == "pix2pix" and meta["inference_norm"] == "paper" and "normalization" in meta
+    assert meta["method"] == "pix2pix" and meta["inference_norm"] == "per_image" and "normalization" in meta
     # translate accepts the exported file, at any size; dynamic batch, height and width
     img = np.random.default_rng(0).integers(0, 255, (200, 300, 3), dtype=np.uint8)
     Image.fromarray(img).save(tmp_path / "img.png")
@@ -54,11 +54,11 @@ def test_export_round_trip(trained_run: Path, tmp_path: Path, fmt: str, name: st
 
 def test_exported_outputs_match_the_run(trained_run: Path, tmp_path: Path):
     img = np.random.default_rng(1).integers(0, 255, (64, 128, 3), dtype=np.uint8)
-    for norm in ("paper", "eval"):
+    for norm in ("per_image", "eval"):
         out = tmp_path / f"{norm}.safetensors"
         export_model(trained_run, "weights", out, norm=norm)
         from_run = Translator.from_checkpoint(trained_run, norm=norm)
-        if norm == "paper":  # exported graphs run dropout as its expectation
+        if norm == "per_image":  # exported graphs run dropout as its expectation
             for module in from_run.net.modules():
                 if isinstance(module, torch.nn.Dropout):
                     module.p = 0.0

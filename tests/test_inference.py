@@ -41,8 +41,8 @@ def test_inputs_of_every_kind(trained_run: Path, tmp_path: Path):
         t(tmp_path / "missing.png")
 
 
-def test_paper_mode_batching_never_changes_an_image(trained_run: Path):
-    t = Translator.from_checkpoint(trained_run, norm="paper")
+def test_per_image_mode_batching_never_changes_an_image(trained_run: Path):
+    t = Translator.from_checkpoint(trained_run, norm="per_image")
     images = [image(64, 64, seed) for seed in range(4)]
     together = t.batch(images)
     alone = [t(i) for i in images]
@@ -52,15 +52,17 @@ def test_paper_mode_batching_never_changes_an_image(trained_run: Path):
 
 def test_modes_and_seeds(trained_run: Path):
     x = image(64, 64)
-    paper = [np.asarray(Translator.from_checkpoint(trained_run, norm="paper", seed=s)(x), np.int16) for s in (0, 0, 1)]
-    assert np.array_equal(paper[0], paper[1]) and not np.array_equal(paper[0], paper[2])
+    per_image = [np.asarray(Translator.from_checkpoint(trained_run, norm="per_image", seed=s)(x), np.int16) for s in (0, 0, 1)]
+    assert np.array_equal(per_image[0], per_image[1]) and not np.array_equal(per_image[0], per_image[2])
+    old_name = Translator.from_checkpoint(trained_run, norm="paper", seed=0)  # per_image's name before 0.2
+    assert old_name.norm == "per_image" and np.array_equal(np.asarray(old_name(x), np.int16), per_image[0])
     evals = [np.asarray(Translator.from_checkpoint(trained_run, norm="eval", seed=s)(x)) for s in (0, 1)]
     assert np.array_equal(evals[0], evals[1])
     with pytest.raises(ConfigError):
         Translator.from_checkpoint(trained_run, norm="train")
 
 
-@pytest.mark.parametrize("norm", ["paper", "eval"])
+@pytest.mark.parametrize("norm", ["per_image", "eval"])
 def test_tiles_match_the_whole_image_without_seams(trained_run: Path, norm: str):
     x = image(192, 320, seed=3)  # fits in one piece, and in 128 px tiles
     whole = Translator.from_checkpoint(trained_run, norm=norm, scale="native", tile_size=0)

@@ -125,22 +125,22 @@ def _bn_unet():
     return net
 
 
-def test_paper_mode_batching_never_mixes_images():
+def test_per_image_mode_batching_never_mixes_images():
     net = _bn_unet()
     images = torch.randn(3, 3, 64, 64)
-    with inference_mode(net, "paper", seed=5):
+    with inference_mode(net, "per_image", seed=5):
         together = net(images)
         alone = torch.cat([net(images[i : i + 1]) for i in range(3)])
     assert torch.allclose(together, alone, atol=1e-5)
 
 
-def test_paper_mode_is_seeded_and_leaves_state_alone():
+def test_per_image_mode_is_seeded_and_leaves_state_alone():
     net = _bn_unet()
     stats = {k: v.clone() for k, v in net.state_dict().items()}
     x = torch.randn(1, 3, 64, 64)
-    with inference_mode(net, "paper", seed=1):
+    with inference_mode(net, "per_image", seed=1):
         a, b = net(x), net(x)
-    with inference_mode(net, "paper", seed=2):
+    with inference_mode(net, "per_image", seed=2):
         c = net(x)
     assert torch.equal(a, b) and not torch.allclose(a, c)
     assert all(torch.equal(v, net.state_dict()[k]) for k, v in stats.items())  # running stats untouched
@@ -148,11 +148,11 @@ def test_paper_mode_is_seeded_and_leaves_state_alone():
     assert all(m.fixed is None for m in net.modules() if isinstance(m, (BatchNorm2d, Dropout)))
 
 
-def test_paper_mode_at_batch_one_equals_training_forward_without_dropout():
+def test_per_image_mode_at_batch_one_equals_training_forward_without_dropout():
     torch.manual_seed(0)
     net = init_weights(build_generator("unet", in_channels=3, out_channels=3, ngf=8, norm="batch", dropout=0.0, image_size=64))
     x = torch.randn(1, 3, 64, 64)
-    with inference_mode(net, "paper"):
+    with inference_mode(net, "per_image"):
         paper = net(x)
     net.train()
     with torch.no_grad():

@@ -187,10 +187,11 @@ def test_restoration_starts_from_its_input(task: str):
     returns about the bicubic / noisy input, not noise."""
     import torch
 
+    from pix2pix.methods import resolve
     from pix2pix.methods.base import generator_from_config
     from pix2pix.models.init import init_weights
 
-    cfg = _cfg(task)
+    cfg = resolve(_cfg(task))
     net = generator_from_config(cfg, 3, 3)
     init_weights(net, cfg.model.init, cfg.model.init_gain)
     x = torch.rand(2, 3, 32, 32) * 1.6 - 0.8

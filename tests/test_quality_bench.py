@@ -96,7 +96,7 @@ def test_quick_mode_trains_both_sides_writes_the_table_json_and_grid_and_resumes
     ours = written["runs"]["ours"][0]
     # stopped by its time budget (a ratio, not a wall-clock window: the last step may run long on a busy machine)
     assert ours["budget_s"] == 6 and 6 <= ours["train_seconds"] < 6 + ours["train_seconds"] / ours["steps"] * 3 + 1
-    assert ours["other_norm"]["norm"] in ("paper", "eval") and ours["curve"]
+    assert ours["other_norm"]["norm"] in ("per_image", "eval") and ours["curve"]
     picture = np.asarray(Image.open(grid))
     assert picture.shape[:2] == (4 * 66 - 2, 4 * 66 - 2)  # input | reference | ours | target for 4 test images, 64 px
     assert picture.std() > 5  # real pictures, not a blank canvas

@@ -47,7 +47,7 @@ OPTIONS = {
     "batch_sqrt_lr": ["train.lr_batch_scaling=sqrt"],
     "no_adversarial": ["loss.lambda_gan=0"],
     "bilinear": ["model.upsample=bilinear"],
-    "l1_decay": ["loss.lambda_l1_final=10", "loss.lambda_l1_decay_steps=4"],
+    "l1_decay": ["pix2pix.lambda_l1_final=10", "pix2pix.lambda_l1_decay_steps=4"],
     "input_skip": ["model.input_skip=4"],
 }
 
@@ -63,7 +63,7 @@ def _differs(a: dict, b: dict) -> bool:
 @pytest.mark.parametrize("option", list(OPTIONS))
 def test_option_trains_resumes_exactly_tests_and_exports(folder_data: Path, tmp_path: Path, option: str):
     # on the paper's recipe, where every option is off: an option that is silently ignored changes nothing
-    extra = ["model.recipe=paper", "train.val_every=2", "train.sample_every=0"]
+    extra = ["model.recipe=published", "train.val_every=2", "train.sample_every=0"]
     train(cfg_for(*extra, "train.max_steps=6"), folder_data, tmp_path / "off", progress=False)
     extra += OPTIONS[option]
     if option == "vgg":
@@ -256,11 +256,12 @@ def test_vgg_weights_are_checked_strictly(tmp_path: Path):
         load_config(None, ["loss.lambda_vgg=1"])
 
 
-@pytest.mark.parametrize("term", ["loss.lambda_fm=10", "loss.lambda_fft=10", "loss.lambda_spectrum=1", "loss.lambda_l1_final=10"])
-def test_pix2pix_only_terms_are_refused_for_cyclegan(folder_data: Path, tmp_path: Path, term: str):
+@pytest.mark.parametrize("method", ["cyclegan", "bicyclegan"])
+@pytest.mark.parametrize("term", ["loss.lambda_fm=10", "loss.lambda_fft=10", "loss.lambda_spectrum=1"])
+def test_pix2pix_only_terms_are_refused_by_the_other_methods(folder_data: Path, tmp_path: Path, term: str, method: str):
     key = term.split("=")[0]
-    with pytest.raises(ConfigError, match=f"{key} is an option of the paired method"):
-        train(cfg_for("model.method=cyclegan", term, "train.max_steps=1"), folder_data, tmp_path / "c",
+    with pytest.raises(ConfigError, match=f"{key} is an option of the pix2pix method"):
+        train(cfg_for(f"model.method={method}", term, "train.max_steps=1"), folder_data, tmp_path / "c",
               progress=False)
 
 
@@ -275,17 +276,17 @@ def test_spectral_terms_are_logged_and_refuse_a_negative_weight(folder_data: Pat
 
 
 def test_l1_weight_falls_along_a_cosine_then_holds_and_the_step_uses_it():
-    from pix2pix.methods import build_method
+    from pix2pix.methods import build_method, resolve
     from pix2pix.methods.pix2pix import Pix2PixTerms
     from pix2pix.training.precision import Precision
 
     terms = Pix2PixTerms("lsgan", 100.0, lambda_l1_final=10.0, lambda_l1_decay_steps=100)
     assert [terms.l1_weight(s) for s in (0, 50, 100, 5000)] == pytest.approx([100, 55, 10, 10])
     assert Pix2PixTerms("lsgan", 100.0).l1_weight(5000) == 100  # no final weight: no decay
-    with pytest.raises(ConfigError, match="loss.lambda_l1_decay_steps"):
-        load_config(None, ["loss.lambda_l1_decay_steps=0"])
+    with pytest.raises(ConfigError, match="pix2pix.lambda_l1_decay_steps"):
+        resolve(load_config(None, ["pix2pix.lambda_l1_decay_steps=0"]))
     # in training: the logged L1 term is the L1 distance times the weight of that step
-    method = build_method(cfg_for("loss.lambda_l1_final=0", "loss.lambda_l1_decay_steps=1"), (3, 3), torch.device("cpu"))
+    method = build_method(cfg_for("pix2pix.lambda_l1_final=0", "pix2pix.lambda_l1_decay_steps=1"), (3, 3), torch.device("cpu"))
     batch = {"input": torch.rand(1, 3, 64, 64), "target": torch.rand(1, 3, 64, 64)}
     first = method.train_step(batch, Precision("fp32", torch.device("cpu")))
     second = method.train_step(batch, Precision("fp32", torch.device("cpu")))

@@ -76,7 +76,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     stopped_code = 0 if os.environ.get("PIX2PIX_LAUNCHED") else 130  # under --nproc the launcher reports the stop
     if not result.is_main:
         return stopped_code if result.status == "interrupted" else 0
-    best = f", best val L1 {result.best_val_l1:.4f}" if result.best_val_l1 is not None else ""
+    best = f", best val {result.val_measure} {result.best_val_l1:.4f}" if result.best_val_l1 is not None else ""
     if result.status == "interrupted":
         _print(f"interrupted at step {result.step}; checkpoint saved. Resume with: pix2pix train --resume {shown(result.run)}")
         return stopped_code
@@ -308,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default="best", help="best or latest (run folders; default: best)")
     _add_weights_option(p)
     p.add_argument("--out", help="output folder (default: RUN/results/SPLIT)")
-    p.add_argument("--norm", choices=["paper", "eval"], help="inference mode (default: the run's inference.norm)")
+    p.add_argument("--norm", choices=["per_image", "eval", "paper"], help="inference mode (default: the run's inference.norm; paper is the old name of per_image)")
     p.add_argument("--limit", type=_positive_int, help="translate only the first N pairs")
     _add_fcn_options(p, "label maps -> photos: also the FCN-score, through a segmenter trained on DATA's train split "
                         "and this palette (a built-in name: facades, or a JSON file)")
@@ -324,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default="best", help="best or latest (run folders; default: best)")
     _add_weights_option(p)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--norm", choices=["paper", "eval"], help="inference mode (default: the run's inference.norm)")
+    p.add_argument("--norm", choices=["per_image", "eval", "paper"], help="inference mode (default: the run's inference.norm; paper is the old name of per_image)")
     p.add_argument("--scale", choices=["train", "native"], help="resize to the training scale (default) or run at native size")
     p.add_argument("--mask", metavar="FILE_OR_DIR", help="inpainting: the holes (white), one file for all inputs or a folder of NAME.png")
     p.add_argument("--derive-input", action="store_true",
@@ -360,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="file to write (.onnx, .pt, .safetensors)")
     p.add_argument("--checkpoint", default="best", help="best or latest (run folders; default: best)")
     p.add_argument("--direction", default="AtoB", choices=["AtoB", "BtoA"], help="CycleGAN: which generator")
-    p.add_argument("--norm", choices=["paper", "eval"], help="inference mode baked into the export (default: the run's)")
+    p.add_argument("--norm", choices=["per_image", "eval", "paper"], help="inference mode baked into the export (default: the run's; paper is the old name of per_image)")
     p.add_argument("--fp16", action="store_true", help="weights: store float16 (half the size)")
     p.set_defaults(func=cmd_export)
 
@@ -385,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="batches translated at once, one thread each, sharing the model (default 1: on CPUs one batch uses every core)")
     p.add_argument("--cors-origin", action="append", default=[], metavar="URL", help="allow this browser origin (repeatable; none by default)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--norm", choices=["paper", "eval"], help="inference mode (default: the run's)")
+    p.add_argument("--norm", choices=["per_image", "eval", "paper"], help="inference mode (default: the run's; paper is the old name of per_image)")
     _add_speed_options(p)
     p.set_defaults(func=cmd_serve)
 

@@ -36,8 +36,26 @@ def _check(condition: bool, key: str, message: str) -> None:
         raise ConfigError(f"{key}: {message}")
 
 
+check = _check  # for the methods' own sections
+
+
+class Section:
+    """A config section: read-only once its config is resolved (``Config.resolved``), since a resolved
+    config is what a run computes with and saves; ``Config.copy()`` gives one to change."""
+
+    _frozen = False
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if self._frozen:
+            raise AttributeError(f"cannot set {name}: a resolved config is read-only (change a copy: Config.copy())")
+        super().__setattr__(name, value)
+
+    def _freeze(self) -> None:
+        object.__setattr__(self, "_frozen", True)
+
+
 @dataclass
-class DataConfig:
+class DataConfig(Section):
     """How images are read, paired and augmented."""
 
     # AtoB: the model maps A (left half / A folder) to B; BtoA the other way.
@@ -121,16 +139,16 @@ class DataConfig:
 
 
 @dataclass
-class ModelConfig:
+class ModelConfig(Section):
     """Which networks to build; every size argument of the registry's factories."""
 
     # A registered method (pix2pix.methods; docs/methods.md). The
     # "auto" values below are filled from the method's defaults.
     method: str = "pix2pix"
     # Which of the method's defaults fill the "auto" keys: best (the best recipe
-    # measured on held-out data, benchmarks/results/recipe.md) or paper (its paper's exact
-    # settings; --preset paper sets this and the paper's other values).
-    recipe: Literal["best", "paper"] = "best"
+    # measured on held-out data, benchmarks/results/recipe.md) or published (its paper's exact
+    # settings; --preset paper sets this and the paper's other values). "paper" is its old name.
+    recipe: Literal["best", "published"] = "best"
     # Registered generator name (auto: the method's).
     generator: str = "auto"
     # Registered discriminator: "patchgan" (n_layers_d=3 is the paper's 70x70) or "pixel".
@@ -143,7 +161,7 @@ class ModelConfig:
     # auto: the method's (batch norm for the paired method, as in its paper).
     # sync_batch: batch norm synchronised across DDP ranks (CUDA only).
     norm: Literal["auto", "batch", "instance", "none", "sync_batch"] = "auto"
-    # Dropout in the generator (the paired paper's noise: 0.5). Negative = auto: the method's.
+    # Dropout in the generator (the paired paper's noise: 0.5). auto (or negative): the method's.
     dropout: float = -1.0
     # Weight init; the papers use normal(0, 0.02).
     init: Literal["normal", "xavier", "kaiming", "orthogonal"] = "normal"
@@ -172,7 +190,7 @@ class ModelConfig:
     # U-Net: the outermost layer draws this many feature maps, and a 3x3 conv reads them beside the
     # input at full resolution to draw the output (the U-Net's skips stop at half resolution, so
     # without it an edge of the input reaches the output only through a stride-2 layer); 0 = off.
-    # Negative = auto: the method's (0 for every method today; see benchmarks/results/recipe_realism.md).
+    # auto (or negative): the method's (0 for every method today; see benchmarks/results/recipe_realism.md).
     input_skip: int = -1
     # Discriminators at 1, 1/2, 1/4 scale (pix2pixHD); 1 = the paper's single PatchGAN.
     num_d: int = 1
@@ -193,7 +211,7 @@ class ModelConfig:
 
 
 @dataclass
-class LossConfig:
+class LossConfig(Section):
     """Loss terms and their weights."""
 
     # auto: the method's (least squares in our pix2pix recipe and CycleGAN, vanilla BCE in the
@@ -205,17 +223,8 @@ class LossConfig:
     lambda_gan: float = 1.0
     # pix2pix paper: lambda = 100 for the L1 term.
     lambda_l1: float = 100.0
-    # Paired method: the L1 weight falls from lambda_l1 to this along a cosine over the first
-    # lambda_l1_decay_steps steps, then stays: L1 lays out the picture early, after which a smaller
-    # share lets the adversarial term leave the average of the plausible outputs. Negative = no decay.
-    lambda_l1_final: float = -1.0
-    lambda_l1_decay_steps: int = 2000
     # Gradient-penalty weight for wgangp (Gulrajani et al., 2017: 10).
     lambda_gp: float = 10.0
-    # CycleGAN paper: cycle weights 10 each, identity 0.5 (relative to them).
-    lambda_a: float = 10.0
-    lambda_b: float = 10.0
-    lambda_identity: float = 0.5
     # pix2pixHD's discriminator feature matching (its weight: 10); 0 = off.
     lambda_fm: float = 0.0
     # R1 penalty on real pairs, (lambda_r1 / 2) E||grad D||^2 (Mescheder et al., 2018);
@@ -233,40 +242,19 @@ class LossConfig:
     # channel mean (after Durall et al., 2020): asks for the photos' amount of detail at every
     # frequency, the finest included, where the photo has it; 0 = off.
     lambda_spectrum: float = 0.0
-    # CUT (Park et al., 2020): PatchNCE weight on input -> output, and on target -> G(target)
-    # (the identity term; 0 = FastCUT, which then uses lambda_nce = 10). Averaged when both are on.
-    lambda_nce: float = 1.0
-    lambda_nce_idt: float = 1.0
-    # Generator layers whose features PatchNCE compares (the paper's, for the ResNet generator),
-    # patches sampled per layer, and the temperature.
-    nce_layers: str = "0,4,8,12,16"
-    nce_patches: int = 256
-    nce_tau: float = 0.07
 
     def __post_init__(self) -> None:
-        for name in ("lambda_gan", "lambda_l1", "lambda_gp", "lambda_a", "lambda_b", "lambda_identity", "lambda_fm",
-                     "lambda_r1", "lambda_vgg", "lambda_fft", "lambda_spectrum"):
+        for name in ("lambda_gan", "lambda_l1", "lambda_gp", "lambda_fm", "lambda_r1", "lambda_vgg", "lambda_fft",
+                     "lambda_spectrum"):
             value = getattr(self, name)
             _check(math.isfinite(value) and value >= 0, f"loss.{name}", "must be a finite number >= 0")
         _check(self.r1_every >= 1, "loss.r1_every", "must be >= 1")
-        _check(math.isfinite(self.lambda_l1_final), "loss.lambda_l1_final", "must be a finite number (negative = no decay)")
-        _check(self.lambda_l1_decay_steps >= 1, "loss.lambda_l1_decay_steps", "must be >= 1")
-        for name in ("lambda_nce", "lambda_nce_idt"):
-            value = getattr(self, name)
-            _check(math.isfinite(value) and value >= 0, f"loss.{name}", "must be a finite number >= 0")
-        try:
-            layers = [int(v) for v in self.nce_layers.split(",")]
-        except ValueError:
-            layers = []
-        _check(bool(layers) and min(layers) >= 0, "loss.nce_layers", "must be a comma-separated list of layer numbers >= 0")
-        _check(self.nce_patches >= 1, "loss.nce_patches", "must be >= 1")
-        _check(0 < self.nce_tau <= 10, "loss.nce_tau", "must be in (0, 10]")
         _check(self.lambda_vgg == 0 or bool(self.vgg_weights), "loss.vgg_weights",
                "loss.lambda_vgg > 0 needs a local VGG16/VGG19 weights file (loss.vgg_weights=PATH)")
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(Section):
     """Optimisation, schedule, logging and checkpointing."""
 
     batch_size: int = 1  # paper: 1 (with batch norm this acts as instance norm)
@@ -302,8 +290,6 @@ class TrainConfig:
     # Validation pairs scored (and shown in sample grids: the first few).
     val_images: int = 50
     sample_images: int = 4
-    # CycleGAN image pool size (paper: 50); 0 disables the pool.
-    pool_size: int = 50
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # Mixed precision: bf16 autocast (CPU/GPU), fp16 (CUDA, with GradScaler). auto:
     # bf16 on CPUs that compute it natively (AVX512-BF16, AMX; measured 1.6x per step
@@ -332,7 +318,7 @@ class TrainConfig:
     tensorboard: bool = False
     # Exponential moving average of the generator's weights (and batch-norm
     # statistics) used for validation, best.pt, test, translate, export and serve;
-    # 0 = off, else e.g. 0.999 (averages over ~1000 steps). Negative = auto: the
+    # 0 = off, else e.g. 0.999 (averages over ~1000 steps). auto (or negative): the
     # method's (pix2pix's best recipe: 0.999, benchmarks/results/recipe.md; 0 for the others).
     ema_decay: float = -1.0
     # Differentiable augmentation of every pair D sees (DiffAugment, Zhao et al.,
@@ -370,9 +356,8 @@ class TrainConfig:
         _check(self.keep_checkpoints >= 0, "train.keep_checkpoints", "must be >= 0")
         _check(self.val_images >= 1, "train.val_images", "must be >= 1")
         _check(self.sample_images >= 1, "train.sample_images", "must be >= 1")
-        _check(self.pool_size >= 0, "train.pool_size", "must be >= 0")
         _check(self.ema_decay == -1.0 or 0.0 <= self.ema_decay < 1.0, "train.ema_decay",
-               "must be in [0, 1) (0 = off; e.g. 0.999), or -1 for the method's default")
+               "must be in [0, 1) (0 = off; e.g. 0.999), or auto for the method's default")
         policies = [p.strip() for p in self.d_augment.lower().split(",")] if self.d_augment.strip().lower() != "none" else []
         for policy in policies:
             _check(policy in D_AUGMENT_POLICIES, "train.d_augment",
@@ -383,15 +368,15 @@ class TrainConfig:
 
 
 @dataclass
-class InferenceConfig:
+class InferenceConfig(Section):
     """How a trained generator is run by test, translate, validation and serve."""
 
-    # paper: batch statistics and dropout on, as during training and in the
+    # per_image: batch statistics and dropout on, as during training and in the
     # paper's test script (each image normalised by its own statistics, dropout
-    # masks seeded). eval: running statistics, no dropout. See docs/deployment.md for the
-    # numbers behind the default.
-    norm: Literal["paper", "eval"] = "paper"
-    # Seed of the dropout masks in paper mode (same seed -> same output).
+    # masks seeded; called "paper" before 0.2). eval: running statistics, no dropout.
+    # See docs/deployment.md for the numbers behind the default.
+    norm: Literal["per_image", "eval"] = "per_image"
+    # Seed of the dropout masks in per_image mode (same seed -> same output).
     seed: int = 0
     # train: resize inputs to the scale the model was trained at and the output
     # back to the input's size. native: run at the input's own resolution.
@@ -412,15 +397,43 @@ class InferenceConfig:
         _check(self.tile_size == 0 or self.tile_size >= 16, "inference.tile_size", "must be 0 or >= 16")
 
 
+# The keys the chosen method fills when they are auto ("auto", or negative for numbers): every method's
+# defaults and paper_defaults name them all (checked when it registers).
+METHOD_AUTO_KEYS = frozenset({"model.generator", "model.norm", "model.upsample", "model.dropout", "model.input_skip",
+                              "loss.gan_mode", "train.ema_decay"})
+SECTIONS = ("data", "model", "loss", "train", "inference")  # the sections every run has; a method adds its own
+
+
 @dataclass
 class Config:
-    """A whole run: saved as config.toml in the run directory and in every checkpoint."""
+    """A whole run: saved as config.toml in the run directory and in every checkpoint.
+
+    Besides the shared sections, the chosen method has a section of its own, named after it
+    (``[cyclegan]``, ``[cut]``, ...; declared in its file under ``methods/``). Until the config is
+    resolved (``pix2pix.methods.resolve``) that section is the table as written (``method_tables``,
+    by name); resolving checks it and builds ``options``, the method's dataclass.
+    """
 
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
+    method_tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    options: Any = None
+
+    @property
+    def resolved(self) -> bool:
+        return self.options is not None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if getattr(self, "options", None) is not None and name in (*SECTIONS, "method_tables", "options"):
+            raise AttributeError(f"cannot set {name}: a resolved config is read-only (change a copy: Config.copy())")
+        super().__setattr__(name, value)
+
+    def copy(self) -> "Config":
+        """An unresolved copy that may be changed (of a resolved config too: its values stay as resolved)."""
+        return Config.from_dict(self.to_dict())
 
     def fill_auto(self, defaults: dict[str, Any]) -> None:
         """Replace ``auto`` values (negative numbers where a key says so) by ``defaults``
@@ -433,67 +446,122 @@ class Config:
             if current == "auto" or (numeric and current < 0):
                 setattr(holder, key, value)
 
+    def with_options(self, options: Any) -> "Config":
+        """The resolved config: this one (already filled) with the method's section built, read-only from now on."""
+        for name in SECTIONS:
+            getattr(self, name)._freeze()
+        options._freeze()
+        object.__setattr__(self, "method_tables", {})
+        object.__setattr__(self, "options", options)
+        return self
+
     def to_dict(self) -> dict[str, dict[str, Any]]:
-        return dataclasses.asdict(self)
+        out = {name: dataclasses.asdict(getattr(self, name)) for name in SECTIONS}
+        if self.options is not None:
+            out[self.model.method] = dataclasses.asdict(self.options)
+        else:
+            out.update({name: dict(table) for name, table in self.method_tables.items()})
+        return out
 
     @classmethod
     def from_saved(cls, raw: dict[str, Any]) -> "Config":
         """A run's saved config: a key the run predates gets the value that reproduces what the run
-        computed (``KEYS_ADDED``), not today's ``auto``, so that an older run loads and resumes as it was."""
+        computed (``KEYS_ADDED``), not today's ``auto``, so that an older run loads and resumes as it was;
+        old names are read without a notice (the run folder is not the user's to edit)."""
         if isinstance(raw, dict):
             raw = {section: dict(values) if isinstance(values, dict) else values for section, values in raw.items()}
             for dotted, value in KEYS_ADDED.items():
                 section, key = dotted.split(".")
                 if isinstance(raw.get(section), dict):
                     raw[section].setdefault(key, value)
-        return cls.from_dict(raw)
+        return cls.from_dict(raw, quiet=True)
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> "Config":
-        """Build from nested dicts (TOML), checking every section, key and type."""
+    def from_dict(cls, raw: dict[str, Any], quiet: bool = False) -> "Config":
+        """Build from nested dicts (TOML), checking every shared section, key and type; a table that is
+        not a shared section is kept for the method to check when the config is resolved."""
         sections = _section_types()
         if not isinstance(raw, dict):
             raise ConfigError("config must be a table of sections")
-        raw = _renamed_keys(raw)
-        unknown = sorted(set(raw) - set(sections))
-        if unknown:
-            raise ConfigError(f"unknown config section '{unknown[0]}' (valid: {', '.join(sections)})")
+        raw = _renamed_keys(raw, quiet)
         built = {}
         for name, section_cls in sections.items():
             values = raw.get(name, {})
             if not isinstance(values, dict):
                 raise ConfigError(f"config section '{name}' must be a table")
             built[name] = _build_section(name, section_cls, values)
-        return cls(**built)
+        tables = {}
+        for name, values in raw.items():
+            if name in sections:
+                continue
+            if not isinstance(values, dict):
+                raise ConfigError(f"config section '{name}' must be a table")
+            tables[name] = dict(values)
+        return cls(**built, method_tables=tables)
 
 
-# Old names, still read (a config file, --set, a saved run) with a one-line notice: one spelling per word.
-RENAMED_KEYS: dict[str, str] = {"model.colour_temperature": "model.color_temperature",
-                                "model.colour_rebalance": "model.color_rebalance"}
+def build_section(name: str, section_cls: type, values: dict[str, Any]) -> Any:
+    """A section (the shared ones, or a method's own) from its table, each value checked and converted."""
+    return _build_section(name, section_cls, values)
+
+
+# Old names, still read (a config file, --set, a saved run) with a one-line notice: one spelling per word,
+# and a method's own keys in its own section.
+RENAMED_KEYS: dict[str, str] = {
+    "model.colour_temperature": "model.color_temperature", "model.colour_rebalance": "model.color_rebalance",
+    "train.pool_size": "cyclegan.pool_size", "loss.lambda_a": "cyclegan.lambda_a", "loss.lambda_b": "cyclegan.lambda_b",
+    "loss.lambda_identity": "cyclegan.lambda_identity", "loss.lambda_nce": "cut.lambda_nce",
+    "loss.lambda_nce_idt": "cut.lambda_nce_idt", "loss.nce_layers": "cut.nce_layers", "loss.nce_patches": "cut.nce_patches",
+    "loss.nce_tau": "cut.nce_tau", "loss.lambda_l1_final": "pix2pix.lambda_l1_final",
+    "loss.lambda_l1_decay_steps": "pix2pix.lambda_l1_decay_steps",
+}
 RENAMED_PRESETS: dict[str, str] = {"colour_classes": "color_classes"}
+# Old values, by key: "paper" now means only --preset paper.
+RENAMED_VALUES: dict[str, dict[str, str]] = {"model.recipe": {"paper": "published"}, "inference.norm": {"paper": "per_image"}}
 
 
-def renamed(old: str, table: dict[str, str]) -> str:
+def renamed_value(key: str, value: Any, quiet: bool = False) -> Any:
+    """Today's name of ``value`` for ``key`` (itself when it was never renamed), saying so when it was."""
+    new = RENAMED_VALUES.get(key, {}).get(value) if isinstance(value, str) else None
+    if new is None:
+        return value
+    if not quiet:
+        print(f"note: {key}={value} is now called {key}={new} (the old name still works)", file=sys.stderr)
+    return new
+
+
+def renamed(old: str, table: dict[str, str], quiet: bool = False) -> str:
     """Today's name for ``old`` (itself when it was never renamed), saying so when it was."""
     new = table.get(old)
     if new is None:
         return old
-    print(f"note: {old} is now called {new} (the old name still works)", file=sys.stderr)
+    if not quiet:
+        print(f"note: {old} is now called {new} (the old name still works)", file=sys.stderr)
     return new
 
 
-def _renamed_keys(raw: dict[str, Any]) -> dict[str, Any]:
-    """``raw`` with every renamed key under its new name."""
+def _renamed_keys(raw: dict[str, Any], quiet: bool = False) -> dict[str, Any]:
+    """``raw`` with every renamed key under its new name. A key that moved into another method's section
+    than the chosen one is dropped: older configs listed every method's keys, and only the chosen one's count."""
     out = {section: dict(values) if isinstance(values, dict) else values for section, values in raw.items()}
+    model = raw.get("model")
+    method = model.get("method", ModelConfig.method) if isinstance(model, dict) else ModelConfig.method
     for section, values in raw.items():
         if not isinstance(values, dict):
             continue
         for key in values:
-            new = renamed(f"{section}.{key}", RENAMED_KEYS)
-            if new != f"{section}.{key}":
-                new_section, new_key = new.split(".")
-                out[new_section] = dict(out.get(new_section, {}))
-                out[new_section].setdefault(new_key, out[section].pop(key))
+            new = renamed(f"{section}.{key}", RENAMED_KEYS, quiet)
+            if new == f"{section}.{key}":
+                out[section][key] = renamed_value(new, values[key], quiet)
+                continue
+            new_section, new_key = new.split(".")
+            value = out[section].pop(key)
+            if new_section not in SECTIONS and new_section != method:
+                if not quiet:
+                    print(f"note: {new} ignored (model.method is {method})", file=sys.stderr)
+                continue
+            out[new_section] = dict(out.get(new_section, {}))
+            out[new_section].setdefault(new_key, value)
     return out
 
 
@@ -529,20 +597,22 @@ RESUMABLE_KEYS = frozenset(
 # combine: --preset paper --preset colorization). "paper" is the pix2pix paper's
 # exact recipe (Isola et al., 2017), for results comparable with published ones:
 # every setting it fixes, and the method's paper defaults for the "auto" keys.
+# A method's own section ([cyclegan], ...) defaults to its paper's values, so "paper" also drops the
+# method section written before it (in a file): see PRESETS_OF_METHOD_DEFAULTS.
 # The task presets set lambda_l1 from the usual advice for each kind of task
 # (the range it comes from in the comment).
 PRESETS: dict[str, dict[str, str]] = {
     "paper": {
-        "model.recipe": "paper", "model.generator": "auto", "model.norm": "auto", "model.dropout": "-1",
+        "model.recipe": "published", "model.generator": "auto", "model.norm": "auto", "model.dropout": "-1",
         "model.upsample": "auto", "loss.gan_mode": "auto", "model.discriminator": "patchgan", "model.n_layers_d": "3",
         "model.num_d": "1", "model.input_skip": "-1", "model.d_spectral_norm": "false", "model.ngf": "64", "model.ndf": "64",
         "model.init": "normal", "model.init_gain": "0.02", "loss.lambda_gan": "1", "loss.lambda_l1": "100", "loss.lambda_fm": "0",
-        "loss.lambda_l1_final": "-1", "loss.lambda_r1": "0", "loss.lambda_vgg": "0", "loss.lambda_fft": "0", "loss.lambda_spectrum": "0",
+        "loss.lambda_r1": "0", "loss.lambda_vgg": "0", "loss.lambda_fft": "0", "loss.lambda_spectrum": "0",
         "train.lr_g": "0.0002", "train.lr_d": "0.0002", "train.beta1": "0.5", "train.beta2": "0.999", "train.batch_size": "1",
         "train.lr_policy": "linear",
         "train.n_epochs": "100", "train.n_epochs_decay": "100", "train.ema_decay": "-1", "train.d_augment": "none",
         "train.clip_grad_norm": "0", "train.lr_batch_scaling": "none", "data.preprocess": "resize_and_crop",
-        "data.load_size": "286", "data.crop_size": "256", "data.flip": "true", "inference.norm": "paper",
+        "data.load_size": "286", "data.crop_size": "256", "data.flip": "true", "inference.norm": "per_image",
     },
     "seg2photo": {"loss.lambda_l1": "125"},  # label map -> photo: 100-150
     "edges2photo": {"loss.lambda_l1": "75"},  # edges/sketch -> photo: 50-100
@@ -556,6 +626,9 @@ PRESETS: dict[str, dict[str, str]] = {
     "restoration": {"loss.lambda_gan": "0", "model.dropout": "0", "model.ngf": "32", "train.lr_g": "0.001"},
 }
 
+# Presets that put the method's own section back to its defaults (its paper's values).
+PRESETS_OF_METHOD_DEFAULTS = frozenset({"paper"})
+
 # Presets that only make sense for one task: elsewhere their settings would silently mean
 # something else (color_classes on paired data would be L1-only training, no color classes).
 PRESET_TASKS: dict[str, str] = {"color_classes": "colorization"}
@@ -567,7 +640,7 @@ TASK_PRESETS: dict[str, str] = {"colorization": "color_classes", "inpainting": "
 
 def _section_types() -> dict[str, type]:
     hints = typing.get_type_hints(Config)
-    return {f.name: hints[f.name] for f in dataclasses.fields(Config)}
+    return {name: hints[name] for name in SECTIONS}
 
 
 def _field_types(section_cls: type) -> dict[str, Any]:
@@ -586,6 +659,8 @@ def _build_section(name: str, section_cls: type, values: dict[str, Any]) -> Any:
 
 def _coerce(key: str, tp: Any, value: Any) -> Any:
     """Convert a TOML or command-line value to the field's type, or raise a ConfigError."""
+    if key in METHOD_AUTO_KEYS and tp in (int, float) and isinstance(value, str) and value.strip().lower() == "auto":
+        return tp(-1)  # the numeric auto keys take "auto" like the others (stored as -1)
     origin = typing.get_origin(tp)
     if origin is Literal:
         choices = typing.get_args(tp)
@@ -643,17 +718,20 @@ def parse_override(text: str) -> tuple[str, str, str]:
 
 
 def apply_overrides(raw: dict[str, dict[str, Any]], overrides: list[str]) -> dict[str, dict[str, Any]]:
-    """Return a copy of ``raw`` with --set overrides applied (validated later by from_dict)."""
+    """Return a copy of ``raw`` with --set overrides applied (validated later by from_dict; a key of a
+    method's own section when the config is resolved)."""
     merged = {name: dict(values) for name, values in raw.items()}
     sections = _section_types()
     for text in overrides:
         section, key, value = parse_override(text)
         section, key = renamed(f"{section}.{key}", RENAMED_KEYS).split(".")
         if section not in sections:
-            raise ConfigError(f"--set {section}.{key}: unknown section '{section}' (valid: {', '.join(sections)})")
+            merged.setdefault(section, {})[key] = value
+            continue
         types = _field_types(sections[section])
         if key not in types:
             raise ConfigError(f"--set {section}.{key}: unknown key (valid in {section}: {', '.join(types)})")
+        value = renamed_value(f"{section}.{key}", value)
         merged.setdefault(section, {})[key] = _coerce(f"{section}.{key}", types[key], value)
     return merged
 
@@ -689,6 +767,8 @@ def load_config(
             raw.setdefault(section, {}).update(values)
         else:
             raw[section] = values  # not a [section] table: from_dict says so
+    if PRESETS_OF_METHOD_DEFAULTS & set(names):
+        raw = {section: values for section, values in raw.items() if section in SECTIONS}
     preset_overrides: list[str] = []
     for name in names:
         if name not in PRESETS:

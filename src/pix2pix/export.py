@@ -28,6 +28,7 @@ from .data.io import atomic_write
 from .errors import CheckpointError, ConfigError, require, shown
 from .model_files import META_KEY, FrozenGenerator, LoadedModel, load_exported, load_model
 from .models import size_multiple
+from .models.inference_context import norm_mode
 
 FORMATS = ("onnx", "torchscript", "weights")
 
@@ -85,9 +86,9 @@ def export_model(
     model = load_model(run, which)
     if direction not in model.generators:
         raise ConfigError(f"--direction: '{direction}' not available for a {model.method} model")
-    norm = norm or model.config.inference.norm
-    if norm not in ("paper", "eval"):
-        raise ConfigError(f"--norm: '{norm}' is not one of paper, eval")
+    norm = norm_mode(norm or model.config.inference.norm)
+    if norm not in ("per_image", "eval"):
+        raise ConfigError(f"--norm: '{norm}' is not one of per_image, eval")
     frozen = FrozenGenerator(model.generators[direction].cpu(), norm)
     meta = export_metadata(model, direction, norm)
     out = Path(out)

@@ -17,9 +17,9 @@ from torch import nn
 
 from .config import Config
 from .errors import CheckpointError, ConfigError, require, shown
-from .methods import method_class
-from .methods.base import generator_from_config
+from .methods import method_class, resolve
 from .models import size_multiple
+from .models.inference_context import norm_mode
 from .models.layers import freeze_inference_mode
 from .runs.checkpoints import checkpoint_config, find_model_checkpoint, load_checkpoint
 
@@ -78,7 +78,7 @@ def load_model(path: str | Path, which: str = "best", device: str | torch.device
         if key not in state["networks"]:
             continue
         channels = (in_ch, out_ch) if direction == "AtoB" else (out_ch, in_ch)
-        net = generator_from_config(cfg, *channels)
+        net = method_class(method).inference_generator(cfg, *channels)
         try:
             net.load_state_dict(state["networks"][key])
         except RuntimeError as exc:
@@ -93,18 +93,18 @@ def load_model(path: str | Path, which: str = "best", device: str | torch.device
 def _load_exported_model(path: Path, device: str | torch.device) -> LoadedModel:
     exported = load_exported(path)
     meta = exported.metadata
-    cfg = Config.from_saved(meta["config"])
+    cfg = resolve(Config.from_saved(meta["config"]))
     in_ch, out_ch = int(meta["input_channels"]), int(meta["output_channels"])
     direction = meta["direction"]
     channels = (in_ch, out_ch) if direction == "AtoB" else (out_ch, in_ch)
     net = exported.net if exported.kind == "onnx" else exported.net.to(device)
     return LoadedModel(cfg, meta["method"], channels, {direction: net}, int(meta.get("step", 0)), path,
-                       fixed_norm=meta["inference_norm"], input_palette=meta.get("input_palette"))
+                       fixed_norm=norm_mode(meta["inference_norm"]), input_palette=meta.get("input_palette"))
 
 
 class FrozenGenerator(nn.Module):
     """A copy of a generator with its inference mode fixed at construction, for export: per-sample
-    statistics (paper) or running statistics (eval), dropout as its expectation."""
+    statistics (per_image) or running statistics (eval), dropout as its expectation."""
 
     def __init__(self, net: nn.Module, norm: str) -> None:
         super().__init__()
@@ -185,10 +185,10 @@ def load_exported(path: str | Path) -> ExportedModel:
                 meta = json.loads(fh.metadata()[META_KEY])
                 tensors = {key: fh.get_tensor(key) for key in fh.keys()}
             tensors = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
-            cfg = Config.from_saved(meta["config"])
-            generator = generator_from_config(cfg, meta["input_channels"], meta["output_channels"])
+            cfg = resolve(Config.from_saved(meta["config"]))
+            generator = method_class(meta["method"]).inference_generator(cfg, meta["input_channels"], meta["output_channels"])
             generator.load_state_dict(tensors)
-            net = FrozenGenerator(generator, meta["inference_norm"])
+            net = FrozenGenerator(generator, norm_mode(meta["inference_norm"]))
         else:
             raise CheckpointError(f"{shown(path)}: not an exported pix2pix model (.onnx, TorchScript or .safetensors)")
     except (KeyError, json.JSONDecodeError):

@@ -17,7 +17,7 @@ from . import __version__
 from .config import Config, apply_overrides, to_toml
 from .data.io import atomic_write
 from .errors import CheckpointError, ConfigError, shown
-from .methods import method_for_research_generator
+from .methods import method_for_research_generator, resolve
 from .methods.base import generator_from_config
 from .models.generators import UNet
 from .runs import checkpoints as ckpt
@@ -120,12 +120,12 @@ def import_research_generator(
     method = method_for_research_generator(generator)
     base = {
         "model": {"method": method.name, "generator": generator, "norm": norm, "ngf": ngf,
-                  "dropout": 0.5 if is_unet else 0.0, "upsample": "transposed", "recipe": "paper"},  # the research networks
+                  "dropout": 0.5 if is_unet else 0.0, "upsample": "transposed", "recipe": "published"},  # the research networks
         "train": {"ema_decay": 0.0},
         # The research test script runs at load_size = crop_size (no jitter): translate resizes to this.
         "data": {"direction": direction, "load_size": size, "crop_size": size},
     }
-    cfg = Config.from_dict(apply_overrides(base, list(overrides or [])))
+    cfg = resolve(Config.from_dict(apply_overrides(base, list(overrides or []))))
     net = generator_from_config(cfg, in_ch, out_ch)
     try:
         net.load_state_dict(convert_state(state, net, generator))

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..config import load_config
+from ..config import Config, read_toml
 from ..errors import CheckpointError, shown
 from ..runs.checkpoints import RunPaths
 from ..runs.logs import read_log
@@ -16,7 +16,8 @@ def _run_summary(run: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     paths = RunPaths(run)
     if not paths.config.exists():
         raise CheckpointError(f"{shown(run)}: not a run folder (no config.toml)")
-    flat = {f"{s}.{k}": v for s, values in load_config(paths.config).to_dict().items() for k, v in values.items()}
+    saved = Config.from_saved(read_toml(paths.config))  # a run's own file: old names read without a notice
+    flat = {f"{s}.{k}": v for s, values in saved.to_dict().items() for k, v in values.items()}
     results: dict[str, Any] = {}
     events = read_log(paths.log)
     steps = [e["step"] for e in events if e.get("event") == "train"]

@@ -145,7 +145,9 @@ def write_run_report(run: str | Path) -> Path:
                 figures.append((_plot(plots / f"{name}.png", title, series), title))
         val = _series(events, "val", lambda k: k.startswith("val_"))
         if val:
-            figures.append((_plot(plots / "val_l1.png", "Validation L1 (0-1 scale)", val), "Validation L1"))
+            measure = next((e["measure"] for e in events if e.get("event") == "val" and "measure" in e), "L1")
+            title = f"Validation {measure} (0-1 scale)"
+            figures.append((_plot(plots / "val_l1.png", title, val), f"Validation {measure}"))
         if figures:
             body.append("<div class=\"grid\">" + "".join(
                 f"<figure><img src=\"{rel(p, root)}\" alt=\"{esc(t)}\"><figcaption>{esc(t)}</figcaption></figure>"

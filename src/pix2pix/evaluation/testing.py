@@ -80,7 +80,8 @@ def run_test(
     """
     model = load_model(run, which, weights=weights)
     folder = Path(out) if out else RunPaths(Path(run)).results / split
-    if method_class(model.method).data_kind == "unpaired":
+    method = method_class(model.method)
+    if method.data_kind == "unpaired":
         return run_unpaired_test(model, data, split, folder, norm=norm, limit=limit, progress=progress)
     cfg = model.config
     source = open_task_pairs(data, split, cfg.data)
@@ -106,7 +107,7 @@ def run_test(
             label_maps.append(inp)
             outputs.append(output)
             photos.append(target)
-        files = _write_row(folder / "images", key, {"input": viewable_input(task, inp), "output": output, "target": target})
+        files = _write_row(folder / "images", key, method.test_images(viewable_input(task, inp), output, target))
         scores = task_scores(task, inp, output, target, cfg.data) if task != "paired" else image_metrics(output, target)
         rows.append({"key": key, "files": files, "metrics": scores})
         for name, baseline in others.items():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import cut, cyclegan, pix2pix  # noqa: F401 - registers the methods
+from . import bicyclegan, cut, cyclegan, pix2pix  # noqa: F401 - registers the methods
 from .base import HealthSignals, Method, StepRuntime
 from .registry import build_method, method_class, method_for_research_generator, method_names, register_method, resolve
 

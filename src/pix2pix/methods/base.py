@@ -6,13 +6,13 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
 
+import numpy as np
 import torch
 from torch import nn
 
 from ..errors import ConfigError
 from ..models import unwrap
 from .ema import WeightAverage
-from .registry import resolve
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -46,6 +46,7 @@ class Method(Protocol):
     attributes the rest of the package reads instead of its name (see ``registry``)."""
 
     name: ClassVar[str]
+    options: ClassVar[type]
     data_kind: ClassVar[str]
     defaults: ClassVar[dict[str, Any]]
     paper_defaults: ClassVar[dict[str, Any]]
@@ -57,6 +58,14 @@ class Method(Protocol):
     research_generators: ClassVar[tuple[str, ...]]
 
     def networks(self) -> dict[str, nn.Module]: ...
+
+    @staticmethod
+    def test_images(inp: np.ndarray, output: np.ndarray, target: np.ndarray) -> dict[str, np.ndarray]:
+        """A paired method's row of the test page, image by image, named as in ``test_columns``."""
+
+    @classmethod
+    def inference_generator(cls, cfg: "Config", in_channels: int, out_channels: int) -> nn.Module:
+        """An uninitialised generator of the kind this method trains (test, translate, export load into it)."""
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]: ...
 
@@ -79,6 +88,15 @@ class Networks:
     opts: dict[str, torch.optim.Optimizer]
     averages: dict[str, WeightAverage]
     generator_keys: ClassVar[dict[str, str]]
+
+    @staticmethod
+    def test_images(inp: np.ndarray, output: np.ndarray, target: np.ndarray) -> dict[str, np.ndarray]:
+        return {"input": inp, "output": output, "target": target}
+
+    @classmethod
+    def inference_generator(cls, cfg: "Config", in_channels: int, out_channels: int) -> nn.Module:
+        """An uninitialised generator of the kind this method trains, to load saved weights into."""
+        return generator_from_config(cfg, in_channels, out_channels)
 
     def networks(self) -> dict[str, nn.Module]:
         """Everything a checkpoint holds: the trained networks and, as ``<name>_ema``, their averages."""
@@ -125,16 +143,14 @@ def d_views(mode: str, real_scores: torch.Tensor, fake_scores: torch.Tensor, suf
 
 
 def refuse_paired_terms(cfg: "Config", method: str) -> None:
-    """Unpaired methods: the paired method's options (its terms compare an output with its target;
-    ``loss.lambda_gan`` weighs its adversarial term, which an unpaired method cannot do without)."""
+    """Every method but pix2pix: pix2pix's optional terms, which their steps do not compute (``loss.lambda_gan``
+    weighs pix2pix's adversarial term; the others cannot do without theirs)."""
     for key, value in (("loss.lambda_gan", cfg.loss.lambda_gan != 1), ("loss.lambda_fm", cfg.loss.lambda_fm),
                        ("loss.lambda_r1", cfg.loss.lambda_r1), ("loss.lambda_vgg", cfg.loss.lambda_vgg),
                        ("loss.lambda_fft", cfg.loss.lambda_fft), ("loss.lambda_spectrum", cfg.loss.lambda_spectrum),
-                       ("loss.lambda_l1_final", cfg.loss.lambda_l1_final >= 0), ("train.d_augment", cfg.train.d_augment != "none")):
+                       ("train.d_augment", cfg.train.d_augment != "none")):
         if value:
-            from ..errors import ConfigError
-
-            raise ConfigError(f"{key} is an option of the paired method (its pairs' terms); {method} does not use it")
+            raise ConfigError(f"{key} is an option of the pix2pix method (one of its extra terms); {method} does not use it")
 
 
 def averages_for(nets: dict[str, nn.Module], names: tuple[str, ...], decay: float) -> dict[str, WeightAverage]:
@@ -167,19 +183,26 @@ def fingerprints(output: torch.Tensor, target: torch.Tensor) -> dict[str, torch.
     }
 
 
-def generator_from_config(cfg: "Config", in_channels: int, out_channels: int) -> nn.Module:
-    """The configured generator (uninitialised): shared by methods and the model loader."""
+def _require_resolved(cfg: "Config") -> None:
+    if not cfg.resolved:  # a caller's mistake, not the user's: its auto keys would reach the builders
+        raise ValueError("build networks from a resolved config (pix2pix.methods.resolve)")
+
+
+def generator_from_config(cfg: "Config", in_channels: int, out_channels: int, latent: int = 0) -> nn.Module:
+    """The configured generator (uninitialised) of a resolved config: shared by methods and the model loader.
+    ``latent`` > 0: it also takes a code z of that many numbers (0 when none is given)."""
     from ..models import build_generator
 
     from ..models.colour import BinnedColorization, LabColorization
     from ..models.generators import InpaintingComposite, ResidualComposite
 
-    m = resolve(cfg).model
+    _require_resolved(cfg)
+    m = cfg.model
     colour = m.colorization_output if cfg.data.task == "colorization" else "rgb"
     channels = {"ab": 2, "bins": BinnedColorization.channels()}.get(colour, out_channels)
     net = build_generator(
         m.generator, in_channels=in_channels, out_channels=channels, ngf=m.ngf, norm=m.norm,
-        dropout=m.dropout, image_size=cfg.data.crop_size, upsample=m.upsample, input_skip=m.input_skip,
+        dropout=m.dropout, image_size=cfg.data.crop_size, upsample=m.upsample, input_skip=m.input_skip, latent=latent,
     )
     if cfg.data.task == "inpainting":
         return InpaintingComposite(net)
@@ -193,7 +216,8 @@ def generator_from_config(cfg: "Config", in_channels: int, out_channels: int) ->
 def discriminator_from_config(cfg: "Config", in_channels: int) -> nn.Module:
     from ..models import build_discriminator
 
-    m = resolve(cfg).model
+    _require_resolved(cfg)
+    m = cfg.model
     net = build_discriminator(m.discriminator, in_channels=in_channels, ndf=m.ndf, n_layers=m.n_layers_d, norm=m.norm,
                               num_d=m.num_d, spectral_norm=m.d_spectral_norm)
     smallest = getattr(net, "smallest_input", 1)

@@ -11,12 +11,14 @@ No second generator and no cycle: faster and lighter than CycleGAN.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from ..config import Config
+from ..config import Config, Section, check
 from ..errors import ConfigError
 from ..models import build_head, init_weights, run_padded, size_multiple, unwrap
 from ..models.discriminators import judge
@@ -86,11 +88,42 @@ def cut_step(
     return losses
 
 
+@dataclass
+class CUTOptions(Section):
+    """[cut]: the keys only CUT reads; every default is its paper's."""
+
+    # PatchNCE weight on input -> output, and on target -> G(target) (the identity term; 0 = FastCUT,
+    # which then uses lambda_nce = 10). Averaged when both are on.
+    lambda_nce: float = 1.0
+    lambda_nce_idt: float = 1.0
+    # Generator layers whose features PatchNCE compares (the paper's, for the ResNet generator),
+    # patches sampled per layer, and the temperature.
+    nce_layers: str = "0,4,8,12,16"
+    nce_patches: int = 256
+    nce_tau: float = 0.07
+
+    def __post_init__(self) -> None:
+        for name in ("lambda_nce", "lambda_nce_idt"):
+            value = getattr(self, name)
+            check(math.isfinite(value) and value >= 0, f"cut.{name}", "must be a finite number >= 0")
+        check(bool(self.layers()) and min(self.layers()) >= 0, "cut.nce_layers",
+              "must be a comma-separated list of layer numbers >= 0")
+        check(self.nce_patches >= 1, "cut.nce_patches", "must be >= 1")
+        check(0 < self.nce_tau <= 10, "cut.nce_tau", "must be in (0, 10]")
+
+    def layers(self) -> list[int]:
+        try:
+            return [int(v) for v in self.nce_layers.split(",")]
+        except ValueError:
+            return []
+
+
 @register_method
 class CUT(Networks):
     """Owns G (A -> B), D (judges B images), the PatchNCE head F, one Adam for G and F, one for D."""
 
     name = "cut"
+    options = CUTOptions
     data_kind = "unpaired"
     defaults = UNPAIRED_PAPERS_RECIPE  # the CUT paper's
     paper_defaults = defaults
@@ -105,7 +138,7 @@ class CUT(Networks):
         self.cfg, self.device, self.channels = cfg, device, channels
         refuse_paired_terms(cfg, self.name)
         in_ch, out_ch = channels
-        self.layers = [int(v) for v in cfg.loss.nce_layers.split(",")]
+        self.layers = cfg.options.layers()
         G, D = generator_from_config(cfg, in_ch, out_ch), discriminator_from_config(cfg, out_ch)
         if not hasattr(G, "encode"):
             raise ConfigError(f"model.generator: {cfg.model.generator} has no encoder features for PatchNCE")
@@ -113,7 +146,10 @@ class CUT(Networks):
             init_weights(net, cfg.model.init, cfg.model.init_gain)
         with torch.no_grad():  # the head's input widths: one probe through the encoder
             probe = torch.zeros(1, in_ch, size_multiple(G) * 4, size_multiple(G) * 4)
-            widths = [f.shape[1] for f in G.encode(probe, self.layers)]
+            try:
+                widths = [f.shape[1] for f in G.encode(probe, self.layers)]
+            except ConfigError as exc:
+                raise ConfigError(f"cut.nce_layers={cfg.options.nce_layers}: {exc}") from None
         F = init_weights(build_head("patch_mlp", channels=widths), cfg.model.init, cfg.model.init_gain)
         self.nets = {"G": G.to(device), "D": D.to(device), "F": F.to(device)}
         t = cfg.train
@@ -123,11 +159,11 @@ class CUT(Networks):
 
     def train_step(self, batch: dict[str, torch.Tensor], runtime: StepRuntime) -> dict[str, torch.Tensor]:
         real_a, real_b = model_inputs(batch, ("A", "B"), self.device, runtime)
-        loss = self.cfg.loss
+        loss, opts = self.cfg.loss, self.cfg.options
         losses = cut_step(
             self.nets["G"], self.nets["D"], self.nets["F"], self.opts["G"], self.opts["D"], real_a, real_b,
-            gan_mode=loss.gan_mode, lambda_nce=loss.lambda_nce, lambda_nce_idt=loss.lambda_nce_idt, layers=self.layers,
-            patches=loss.nce_patches, tau=loss.nce_tau, runtime=runtime,
+            gan_mode=loss.gan_mode, lambda_nce=opts.lambda_nce, lambda_nce_idt=opts.lambda_nce_idt, layers=self.layers,
+            patches=opts.nce_patches, tau=opts.nce_tau, runtime=runtime,
         )
         self.update_averages()
         return losses

@@ -11,13 +11,15 @@ discriminators.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import Config
+from ..config import Config, Section, check
 from ..errors import ConfigError
 from ..models import init_weights, run_padded, size_multiple, unwrap
 from ..models.discriminators import judge
@@ -112,11 +114,31 @@ def cyclegan_step(
     return losses
 
 
+@dataclass
+class CycleGANOptions(Section):
+    """[cyclegan]: the keys only CycleGAN reads; every default is its paper's."""
+
+    # Cycle-consistency weights, A -> B -> A and B -> A -> B (paper: 10 each).
+    lambda_a: float = 10.0
+    lambda_b: float = 10.0
+    # Identity term, relative to the cycle weights (paper: 0.5); 0 = off.
+    lambda_identity: float = 0.5
+    # Generated images D sees are drawn from a pool of the last this-many (paper: 50); 0 = the newest only.
+    pool_size: int = 50
+
+    def __post_init__(self) -> None:
+        for name in ("lambda_a", "lambda_b", "lambda_identity"):
+            value = getattr(self, name)
+            check(math.isfinite(value) and value >= 0, f"cyclegan.{name}", "must be a finite number >= 0")
+        check(self.pool_size >= 0, "cyclegan.pool_size", "must be >= 0")
+
+
 @register_method
 class CycleGAN(Networks):
     """Owns G_A, G_B, D_A, D_B, their two Adams and the two image pools."""
 
     name = "cyclegan"
+    options = CycleGANOptions
     data_kind = "unpaired"
     defaults = UNPAIRED_PAPERS_RECIPE  # the CycleGAN paper's
     paper_defaults = defaults
@@ -134,10 +156,11 @@ class CycleGAN(Networks):
         self.cfg, self.device, self.channels = cfg, device, channels
         ch_a, ch_b = channels
         refuse_paired_terms(cfg, self.name)
-        if cfg.loss.lambda_identity > 0 and ch_a != ch_b:
+        opts: CycleGANOptions = cfg.options
+        if opts.lambda_identity > 0 and ch_a != ch_b:
             raise ConfigError(
-                f"loss.lambda_identity={cfg.loss.lambda_identity} needs the same channel count on both sides "
-                f"(A has {ch_a}, B has {ch_b}); set loss.lambda_identity=0 or data.input_channels/output_channels"
+                f"cyclegan.lambda_identity={opts.lambda_identity} needs the same channel count on both sides "
+                f"(A has {ch_a}, B has {ch_b}); set cyclegan.lambda_identity=0 or data.input_channels/output_channels"
             )
         self.nets = {
             "G_A": generator_from_config(cfg, ch_a, ch_b),
@@ -153,16 +176,16 @@ class CycleGAN(Networks):
         d_params = list(self.nets["D_A"].parameters()) + list(self.nets["D_B"].parameters())
         self.opts = {"G": build_adam(g_params, t.lr_g, t.beta1, t.beta2, device),
                      "D": build_adam(d_params, t.lr_d, t.beta1, t.beta2, device)}
-        self.pools = {"A": ImagePool(t.pool_size, seed=t.seed * 2 + 1), "B": ImagePool(t.pool_size, seed=t.seed * 2 + 2)}
+        self.pools = {"A": ImagePool(opts.pool_size, seed=t.seed * 2 + 1), "B": ImagePool(opts.pool_size, seed=t.seed * 2 + 2)}
         self.averages = averages_for(self.nets, ("G_A", "G_B"), t.ema_decay)
 
     def train_step(self, batch: dict[str, torch.Tensor], runtime: StepRuntime) -> dict[str, torch.Tensor]:
         real_a, real_b = model_inputs(batch, ("A", "B"), self.device, runtime)
-        loss = self.cfg.loss
+        loss, opts = self.cfg.loss, self.cfg.options
         losses = cyclegan_step(
             self.nets, self.opts["G"], self.opts["D"], self.pools, real_a, real_b,
-            gan_mode=loss.gan_mode, lambda_a=loss.lambda_a, lambda_b=loss.lambda_b,
-            lambda_identity=loss.lambda_identity, lambda_gp=loss.lambda_gp, runtime=runtime,
+            gan_mode=loss.gan_mode, lambda_a=opts.lambda_a, lambda_b=opts.lambda_b,
+            lambda_identity=opts.lambda_identity, lambda_gp=loss.lambda_gp, runtime=runtime,
         )
         self.update_averages()
         return losses

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import Config
+from ..config import Config, Section, check
 from ..errors import ConfigError
 from ..models import init_weights, pad_to_multiple, run_padded, size_multiple, unwrap
 from ..models.augment import AdaptiveAugment, diff_augment, parse_policy
@@ -32,9 +32,24 @@ from .base import (HealthSignals, Networks, StepRuntime, averages_for, build_ada
 from .registry import register_method
 
 
+@dataclass
+class Pix2PixOptions(Section):
+    """[pix2pix]: the keys only the paired method reads; every default is the paper's."""
+
+    # The L1 weight falls from loss.lambda_l1 to this along a cosine over the first lambda_l1_decay_steps
+    # steps, then stays: L1 lays out the picture early, after which a smaller share lets the adversarial
+    # term leave the average of the plausible outputs. Negative = no decay (the paper).
+    lambda_l1_final: float = -1.0
+    lambda_l1_decay_steps: int = 2000
+
+    def __post_init__(self) -> None:
+        check(math.isfinite(self.lambda_l1_final), "pix2pix.lambda_l1_final", "must be a finite number (negative = no decay)")
+        check(self.lambda_l1_decay_steps >= 1, "pix2pix.lambda_l1_decay_steps", "must be >= 1")
+
+
 @dataclass(frozen=True)
 class Pix2PixTerms:
-    """The loss terms of one step and their weights (from ``config.loss`` and ``config.train``)."""
+    """The loss terms of one step and their weights (from ``config.loss``, ``config.train`` and [pix2pix])."""
 
     gan_mode: str
     lambda_l1: float
@@ -55,7 +70,7 @@ class Pix2PixTerms:
         loss = cfg.loss
         return cls(loss.gan_mode, loss.lambda_l1, loss.lambda_gan, loss.lambda_gp, loss.lambda_fm, loss.lambda_r1, loss.r1_every,
                    loss.lambda_vgg, loss.lambda_fft, loss.lambda_spectrum, parse_policy(cfg.train.d_augment),
-                   loss.lambda_l1_final, loss.lambda_l1_decay_steps)
+                   cfg.options.lambda_l1_final, cfg.options.lambda_l1_decay_steps)
 
     def l1_weight(self, step: int) -> float:
         """The L1 weight at ``step``: lambda_l1, falling along a cosine to lambda_l1_final when that is set."""
@@ -203,6 +218,7 @@ class Pix2Pix(Networks):
     weight average and D's adaptive augmentation when those are on."""
 
     name = "pix2pix"
+    options = Pix2PixOptions
     data_kind = "paired"
     paper_defaults = {"model.generator": "unet", "model.norm": "batch", "model.dropout": 0.5, "loss.gan_mode": "vanilla",
                       "model.upsample": "transposed", "train.ema_decay": 0.0, "model.input_skip": 0}  # Isola et al., 2017

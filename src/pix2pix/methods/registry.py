@@ -6,6 +6,8 @@ package needs to know about it without naming it:
 - ``name``: the value of ``model.method``;
 - ``data_kind``: ``"paired"`` (pairs by file name or A|B files) or ``"unpaired"``
   (two collections, each image on its own);
+- ``options``: the dataclass of its own config section, named after it (``[cyclegan]``):
+  the keys only it reads, each default its paper's value;
 - ``defaults``: the values of the config's ``auto`` keys for this method, our
   best measured recipe; ``paper_defaults``: its paper's (``--preset paper``);
 - ``generator_keys``: translation direction -> network name in a checkpoint,
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
+from ..config import METHOD_AUTO_KEYS, SECTIONS, build_section
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
@@ -40,6 +43,10 @@ def register_method(cls: M) -> M:
     name = cls.name  # type: ignore[attr-defined]
     if name in _METHODS:
         raise ValueError(f"method '{name}' registered twice")
+    for table in ("defaults", "paper_defaults"):
+        missing = sorted(METHOD_AUTO_KEYS - set(getattr(cls, table)))
+        if missing:  # the method's mistake, not the user's: a run would compute with "auto"
+            raise ValueError(f"method '{name}': its {table} leave {', '.join(missing)} on auto")
     _METHODS[name] = cls
     return cls
 
@@ -56,17 +63,28 @@ def method_class(name: str) -> Any:
 
 
 def resolve(cfg: "Config") -> "Config":
-    """Fill the config's ``auto`` keys with the method's defaults (in place; returns ``cfg``): its best
-    measured recipe, or with ``model.recipe=paper`` its paper's settings."""
+    """The config a run computes with: a new, read-only config whose ``auto`` keys hold the method's
+    defaults (its best measured recipe, or with ``model.recipe=published`` its paper's settings) and whose
+    method section is built and checked. ``cfg`` is left as it was; a resolved config is returned as is."""
+    if cfg.resolved:
+        return cfg
     cls = method_class(cfg.model.method)
-    cfg.fill_auto(cls.paper_defaults if cfg.model.recipe == "paper" else cls.defaults)
-    return cfg
+    for name in cfg.method_tables:
+        if name == cls.name:
+            continue
+        if name in _METHODS:
+            raise ConfigError(f"[{name}] holds options of the {name} method, and model.method is {cls.name}")
+        raise ConfigError(f"unknown config section '{name}' (valid: {', '.join(SECTIONS)}, and {cls.name} for the "
+                          "chosen method's own options)")
+    out = cfg.copy()
+    out.fill_auto(cls.paper_defaults if out.model.recipe == "published" else cls.defaults)
+    return out.with_options(build_section(cls.name, cls.options, cfg.method_tables.get(cls.name, {})))
 
 
 def build_method(cfg: "Config", channels: tuple[int, int], device: torch.device) -> "Method":
     """The method object named by ``model.method``, networks initialised on ``device``."""
-    cls = method_class(cfg.model.method)
-    return cls(resolve(cfg), channels, device)
+    cfg = resolve(cfg)
+    return method_class(cfg.model.method)(cfg, channels, device)
 
 
 def method_for_research_generator(generator: str) -> Any:

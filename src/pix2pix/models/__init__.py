@@ -2,7 +2,7 @@
 
 from torch import nn
 
-from . import discriminators, generators, heads  # noqa: F401 - registers the architectures
+from . import discriminators, encoders, generators, heads  # noqa: F401 - registers the architectures
 from .discriminators import PatchDiscriminator, PixelDiscriminator
 from .generators import ResnetGenerator, UNet, unet_depth
 from .init import init_weights
@@ -10,12 +10,15 @@ from .layers import inference_mode
 from .padding import pad_to_multiple, run_padded, size_multiple
 from .registry import (
     build_discriminator,
+    build_encoder,
     build_generator,
     build_head,
     discriminator_names,
+    encoder_names,
     generator_names,
     head_names,
     register_discriminator,
+    register_encoder,
     register_generator,
 )
 
@@ -36,16 +39,19 @@ __all__ = [
     "ResnetGenerator",
     "UNet",
     "build_discriminator",
+    "build_encoder",
     "build_generator",
     "build_head",
     "count_parameters",
     "discriminator_names",
+    "encoder_names",
     "generator_names",
     "head_names",
     "inference_mode",
     "init_weights",
     "pad_to_multiple",
     "register_discriminator",
+    "register_encoder",
     "register_generator",
     "run_padded",
     "size_multiple",

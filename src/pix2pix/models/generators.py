@@ -97,6 +97,8 @@ class UNet(nn.Module):
     innermost one (3 of them at depth 8, as in the paper's code).
     ``upsample="resize_conv"`` replaces the transposed convolutions (see ``upsampling``).
     ``out_activation="none"`` leaves the last layer linear: per-pixel class logits for a segmenter.
+    ``latent`` > 0 takes a code z of that many numbers beside the input, tiled over the image and
+    concatenated with it (BicycleGAN's "input" injection); without a z the code is 0, the prior's mean.
     """
 
     def __init__(
@@ -111,8 +113,10 @@ class UNet(nn.Module):
         upsample: str = "transposed",
         out_activation: str = "tanh",
         input_skip: int = 0,
+        latent: int = 0,
     ) -> None:
         super().__init__()
+        self.latent = latent
         if depth < 2:
             raise ValueError("UNet depth must be >= 2")
         if out_activation not in ("tanh", "none"):
@@ -127,7 +131,7 @@ class UNet(nn.Module):
         def up(cin: int, cout: int, level: int, use_bias: bool = bias) -> nn.Module:
             return upsampling(cin, cout, layer_upsample(upsample, level), use_bias)
 
-        encoder: list[nn.Module] = [down(in_channels, widths[0])]
+        encoder: list[nn.Module] = [down(in_channels + latent, widths[0])]
         for i in range(1, depth - 1):
             encoder.append(nn.Sequential(nn.LeakyReLU(0.2), down(widths[i - 1], widths[i]), make_norm(widths[i])))
         encoder.append(nn.Sequential(nn.LeakyReLU(0.2), down(widths[-2], widths[-1])))  # innermost: no norm
@@ -155,11 +159,17 @@ class UNet(nn.Module):
     def encode(self, x: torch.Tensor, layers: list[int]) -> list[torch.Tensor]:
         """Outputs of the encoder layers numbered ``layers`` (0 = the outermost), e.g. for PatchNCE."""
         if layers and max(layers) >= len(self.encoder):
-            raise ConfigError(f"loss.nce_layers: a U-Net of depth {len(self.encoder)} has encoder layers 0-{len(self.encoder) - 1}")
+            raise ConfigError(f"a U-Net of depth {len(self.encoder)} has encoder layers 0-{len(self.encoder) - 1}")
         return outputs_of(self.encoder, x, layers)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         source, skips = x, []
+        if self.latent:
+            if z is None:
+                z = x.new_zeros(x.shape[0], self.latent)
+            x = torch.cat([x, z.to(x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[2:])], dim=1)  # (B, C + nz, H, W)
+        elif z is not None:
+            raise ValueError("this U-Net takes no latent code (latent=0)")
         for layer in self.encoder:
             x = layer(x)
             skips.append(x)
@@ -224,7 +234,7 @@ class ResnetGenerator(nn.Module):
         """Outputs of ``model``'s layers numbered ``layers`` (the CUT paper's 0, 4, 8, 12, 16: the padded
         input, both downsamplings, and two residual blocks), e.g. for PatchNCE."""
         if layers and max(layers) >= len(self.model):
-            raise ConfigError(f"loss.nce_layers: this ResNet generator has layers 0-{len(self.model) - 1}")
+            raise ConfigError(f"this ResNet generator has layers 0-{len(self.model) - 1}")
         return outputs_of(self.model, x, layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -282,24 +292,24 @@ def unet_depth(image_size: int) -> int:
 
 @register_generator("unet")
 def unet(*, in_channels: int, out_channels: int, ngf: int, norm: str, dropout: float, image_size: int,
-         upsample: str = "transposed", input_skip: int = 0) -> nn.Module:
+         upsample: str = "transposed", input_skip: int = 0, latent: int = 0) -> nn.Module:
     """U-Net whose depth fits the training crop size (64 px -> 6, 256 px -> 8)."""
     return UNet(in_channels=in_channels, out_channels=out_channels, depth=unet_depth(image_size), ngf=ngf, norm=norm,
-                dropout=dropout, upsample=upsample, input_skip=input_skip)
+                dropout=dropout, upsample=upsample, input_skip=input_skip, latent=latent)
 
 
 @register_generator("unet_128")
 def unet_128(*, in_channels: int, out_channels: int, ngf: int, norm: str, dropout: float, image_size: int,
-             upsample: str = "transposed", input_skip: int = 0) -> nn.Module:
+             upsample: str = "transposed", input_skip: int = 0, latent: int = 0) -> nn.Module:
     return UNet(in_channels=in_channels, out_channels=out_channels, depth=7, ngf=ngf, norm=norm, dropout=dropout,
-                upsample=upsample, input_skip=input_skip)
+                upsample=upsample, input_skip=input_skip, latent=latent)
 
 
 @register_generator("unet_256")
 def unet_256(*, in_channels: int, out_channels: int, ngf: int, norm: str, dropout: float, image_size: int,
-             upsample: str = "transposed", input_skip: int = 0) -> nn.Module:
+             upsample: str = "transposed", input_skip: int = 0, latent: int = 0) -> nn.Module:
     return UNet(in_channels=in_channels, out_channels=out_channels, depth=8, ngf=ngf, norm=norm, dropout=dropout,
-                upsample=upsample, input_skip=input_skip)
+                upsample=upsample, input_skip=input_skip, latent=latent)
 
 
 @register_generator("resnet_6blocks")

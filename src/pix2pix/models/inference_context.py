@@ -21,7 +21,15 @@ from typing import Iterator, Literal
 import torch
 from torch import nn
 
-InferenceNorm = Literal["paper", "eval", "frozen"]
+InferenceNorm = Literal["per_image", "eval", "frozen"]
+# per_image was called "paper" before 0.2 (the word now means only --preset paper): still read, from a
+# caller, a saved run or an exported file.
+OLD_NORM_NAMES = {"paper": "per_image"}
+
+
+def norm_mode(name: str) -> str:
+    """Today's name of an inference mode (``paper`` -> ``per_image``); other names pass unchanged."""
+    return OLD_NORM_NAMES.get(name, name)
 
 
 class StatsCollector:
@@ -57,8 +65,8 @@ class InferenceContext:
     """How the current call runs the generator.
 
     Args:
-        mode: paper (per-sample statistics, seeded dropout) or eval (running statistics, no dropout).
-        seed: base seed of the dropout masks in paper mode.
+        mode: per_image (per-sample statistics, seeded dropout) or eval (running statistics, no dropout).
+        seed: base seed of the dropout masks in per_image mode.
         layer_index: position of each norm/dropout layer in the network (by ``id``), for per-layer seeds
             and for naming the layer a tiling pass collects.
         canvas: (image height, image width, tile top, tile left, tile height) in input pixels while a
@@ -69,7 +77,7 @@ class InferenceContext:
             (a tiling pass learns their execution order this way).
     """
 
-    mode: str = "paper"
+    mode: str = "per_image"
     seed: int = 0
     layer_index: dict[int, int] = field(default_factory=dict)
     canvas: tuple[int, int, int, int, int] | None = None

@@ -3,7 +3,7 @@
 The pix2pix paper (and its code's test script) runs the generator at test time
 exactly as in training: batch statistics and dropout on. With a batch of more
 than one image that would let images change each other's outputs, so in
-``paper`` mode our batch norm normalises each sample by its own statistics
+``per_image`` mode our batch norm normalises each sample by its own statistics
 (what training at batch size 1 does) and dropout draws one seeded mask shared by
 every sample: an image's output depends on nothing but the image and the seed.
 
@@ -26,8 +26,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
-from .inference_context import (CollectedEnough, InferenceContext, InferenceNorm, StatsCollector, current,
-                                indexed_layers, using)
+from .inference_context import (CollectedEnough, InferenceContext, InferenceNorm, StatsCollector, current, indexed_layers,
+                                norm_mode, using)
 
 NormKind = Literal["batch", "instance", "none", "sync_batch"]
 NORM_KINDS = ("batch", "instance", "none", "sync_batch")
@@ -35,8 +35,8 @@ NORM_KINDS = ("batch", "instance", "none", "sync_batch")
 
 @dataclass(frozen=True)
 class FixedMode:
-    """A mode fixed at construction (``freeze_inference_mode``): paper or eval, this layer's dropout
-    seed, and whether paper-mode dropout draws its seeded mask (or passes its expectation, for exports)."""
+    """A mode fixed at construction (``freeze_inference_mode``): per_image or eval, this layer's dropout
+    seed, and whether per_image-mode dropout draws its seeded mask (or passes its expectation, for exports)."""
 
     mode: str
     seed: int = 0
@@ -74,7 +74,7 @@ def _sample_norm(layer: nn.Module, context: InferenceContext | None, x: torch.Te
 
 class BatchNorm2d(nn.BatchNorm2d, _ContextLayer):
     """nn.BatchNorm2d (same parameters and buffers). In an inference context: per-sample statistics
-    (paper) or the running ones (eval), whatever the module's training flag."""
+    (per_image) or the running ones (eval), whatever the module's training flag."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         mode, context = self._mode()
@@ -96,7 +96,7 @@ class InstanceNorm2d(nn.InstanceNorm2d, _ContextLayer):
 
 
 class Dropout(nn.Dropout, _ContextLayer):
-    """nn.Dropout; in paper mode one reproducible mask for the whole batch, none in eval mode.
+    """nn.Dropout; in per_image mode one reproducible mask for the whole batch, none in eval mode.
 
     The seeded mask comes from a counter-based hash of (seed, channel, row,
     column): no generator state, so it is the same on every device, traceable by
@@ -108,7 +108,7 @@ class Dropout(nn.Dropout, _ContextLayer):
         mode, context = self._mode()
         if mode is None:
             return super().forward(x)
-        if mode != "paper" or self.p == 0 or (self.fixed is not None and not self.fixed.dropout):
+        if mode != "per_image" or self.p == 0 or (self.fixed is not None and not self.fixed.dropout):
             return x
         if context is None:
             seed, canvas = self.fixed.seed, None  # type: ignore[union-attr]
@@ -174,7 +174,7 @@ _FOREIGN = (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNo
 
 
 def check_layers(net: nn.Module) -> None:
-    """Refuse a generator whose norm or dropout layers are torch's own: in paper mode they would
+    """Refuse a generator whose norm or dropout layers are torch's own: in per_image mode they would
     silently behave as in eval mode (or as in training, drawing random masks)."""
     for name, module in net.named_modules():
         if isinstance(module, _FOREIGN) and not isinstance(module, CONTEXT_LAYERS) and not isinstance(module, nn.SyncBatchNorm):
@@ -191,13 +191,14 @@ def inference_context(net: nn.Module, mode: str, seed: int = 0) -> InferenceCont
 
 @contextmanager
 def inference_mode(net: nn.Module, mode: InferenceNorm, seed: int = 0) -> Iterator[InferenceContext | None]:
-    """Run ``net`` as ``paper`` (per-sample statistics, seeded dropout) or ``eval`` in this thread, without
+    """Run ``net`` as ``per_image`` (per-sample statistics, seeded dropout) or ``eval`` in this thread, without
     gradients; nothing about ``net`` changes, so other threads may run it at the same time.
 
     ``frozen`` only turns gradients off: for exported models whose normalisation is baked in.
     """
-    if mode not in ("paper", "eval", "frozen"):
-        raise ConfigError(f"inference.norm: '{mode}' is not one of paper, eval")
+    mode = norm_mode(mode)
+    if mode not in ("per_image", "eval", "frozen"):
+        raise ConfigError(f"inference.norm: '{mode}' is not one of per_image, eval")
     if mode == "frozen":
         with torch.no_grad():
             yield None
@@ -210,13 +211,13 @@ def inference_mode(net: nn.Module, mode: InferenceNorm, seed: int = 0) -> Iterat
 def freeze_inference_mode(net: nn.Module, mode: str, seed: int = 0, dropout: bool = True) -> nn.Module:
     """A copy of ``net`` that always runs in ``mode`` (its layers' mode fixed at construction): for
     tracing, export and torch.compile, which must see one fixed graph. ``dropout=False`` passes
-    dropout's expectation in paper mode (exports, whose input sizes vary)."""
+    dropout's expectation in per_image mode (exports, whose input sizes vary)."""
     check_layers(net)
     frozen = copy.deepcopy(net).eval().requires_grad_(False)
     index = indexed_layers(frozen, CONTEXT_LAYERS)
     for module in frozen.modules():
         if isinstance(module, (BatchNorm2d, Dropout)):
-            module.fixed = FixedMode(mode, seed * 1000 + index[id(module)], dropout)
+            module.fixed = FixedMode(norm_mode(mode), seed * 1000 + index[id(module)], dropout)
     return frozen
 
 

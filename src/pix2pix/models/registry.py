@@ -33,9 +33,14 @@ class HeadFactory(Protocol):
     def __call__(self, *, channels: list[int], width: int) -> nn.Module: ...
 
 
+class EncoderFactory(Protocol):
+    def __call__(self, *, in_channels: int, latent: int, nef: int, norm: str, image_size: int) -> nn.Module: ...
+
+
 _GENERATORS: dict[str, GeneratorFactory] = {}
 _DISCRIMINATORS: dict[str, DiscriminatorFactory] = {}
 _HEADS: dict[str, HeadFactory] = {}  # small networks on generator features (PatchNCE's projection MLP)
+_ENCODERS: dict[str, EncoderFactory] = {}  # image -> a latent code's mean and log-variance (BicycleGAN's E)
 
 
 F = TypeVar("F")
@@ -63,6 +68,22 @@ def register_discriminator(name: str) -> Callable[[DiscriminatorFactory], Discri
 
 def register_head(name: str) -> Callable[[HeadFactory], HeadFactory]:
     return _registrar(_HEADS, "head", name)
+
+
+def register_encoder(name: str) -> Callable[[EncoderFactory], EncoderFactory]:
+    return _registrar(_ENCODERS, "encoder", name)
+
+
+def encoder_names() -> list[str]:
+    return sorted(_ENCODERS)
+
+
+def build_encoder(name: str, *, in_channels: int, latent: int, nef: int = 64, norm: str = "instance",
+                  image_size: int = 256) -> nn.Module:
+    """Build a registered encoder; an unknown name lists the valid ones."""
+    if name not in _ENCODERS:
+        raise ConfigError(f"unknown encoder '{name}' (valid: {', '.join(encoder_names())})")
+    return _ENCODERS[name](in_channels=in_channels, latent=latent, nef=nef, norm=norm, image_size=image_size)
 
 
 def head_names() -> list[str]:
@@ -95,15 +116,22 @@ def build_generator(
     image_size: int = 256,
     upsample: str = "transposed",
     input_skip: int = 0,
+    latent: int = 0,
 ) -> nn.Module:
-    """Build a registered generator; an unknown name lists the valid ones."""
+    """Build a registered generator; an unknown name lists the valid ones. ``input_skip`` and ``latent``
+    (a code z taken beside the input) are asked only of the generators that take them, when set."""
     if name not in _GENERATORS:
         raise ConfigError(f"model.generator: unknown generator '{name}' (valid: {', '.join(generator_names())})")
     extra = {}
+    takes = inspect.signature(_GENERATORS[name]).parameters
     if input_skip:  # only generators that take it (the U-Nets) are asked
-        if "input_skip" not in inspect.signature(_GENERATORS[name]).parameters:
+        if "input_skip" not in takes:
             raise ConfigError(f"model.input_skip: the {name} generator has no full-resolution input skip (U-Nets do)")
         extra["input_skip"] = input_skip
+    if latent:
+        if "latent" not in takes:
+            raise ConfigError(f"model.generator: the {name} generator takes no latent code (the U-Nets do)")
+        extra["latent"] = latent
     return _GENERATORS[name](
         in_channels=in_channels, out_channels=out_channels, ngf=ngf, norm=norm, dropout=dropout, image_size=image_size,
         upsample=upsample, **extra,

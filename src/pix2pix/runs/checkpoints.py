@@ -27,6 +27,7 @@ from .. import __version__
 from ..config import Config
 from ..data.io import _fsync_dir, atomic_write
 from ..errors import CheckpointError, shown
+from ..methods import resolve
 
 FORMAT = 1
 LATEST, BEST = "latest.pt", "best.pt"
@@ -253,8 +254,9 @@ def find_model_checkpoint(path: str | Path, which: str = "best") -> Path:
 
 
 def checkpoint_config(state: dict[str, Any]) -> Config:
+    """The resolved config a checkpoint was trained with."""
     try:
-        return Config.from_saved(state["config"])
+        return resolve(Config.from_saved(state["config"]))
     except Exception as exc:  # noqa: BLE001
         raise CheckpointError(f"checkpoint holds an unusable config: {exc}") from None
 

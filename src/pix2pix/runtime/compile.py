@@ -69,7 +69,7 @@ class AutoCompiledRunner:
 
     Args:
         net: the generator (already on its device, in its memory layout).
-        mode, seed: the inference mode (paper, eval) and dropout seed of the calls, fixed in the compiled copy.
+        mode, seed: the inference mode (per_image, eval) and dropout seed of the calls, fixed in the compiled copy.
         setting: true (compile every shape at its first call), false (never) or auto (see module
             docstring; auto is false where compiled calls are measured not to be faster).
         precision: the precision the calls run in (fp32, bf16, fp16): the speed-up depends on it.

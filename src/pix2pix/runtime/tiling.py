@@ -2,7 +2,7 @@
 
 Memory stays bounded by the tile size. Two things keep tiles from showing:
 
-1. Normalisation. In ``paper`` mode (and with instance norm) each image is
+1. Normalisation. In ``per_image`` mode (and with instance norm) each image is
    normalised by its own statistics, which a tile alone does not know. Before
    translating, one pass per normalisation layer (in execution order) runs the
    tiles up to that layer and sums its input over the region each tile owns; the

@@ -24,7 +24,6 @@ from ..data.io import atomic_write
 from ..stop_signals import NoStopRequest, StopRequest, ignore_in_worker
 from ..errors import CheckpointError, ConfigError, TrainingDiverged, shown
 from ..methods import Method, build_method, resolve
-from ..methods.base import generator_from_config
 from ..models import unwrap
 from ..runs import checkpoints as ckpt
 from ..runs.logs import truncate_log
@@ -51,6 +50,7 @@ class TrainResult:
     best_val_l1: float | None
     last_val_l1: float | None
     is_main: bool = True  # False on ranks > 0 of a distributed run (they report nothing)
+    val_measure: str = "L1"  # what the validation score is (the method's validator says: "L1", "cycle L1")
 
 
 def seed_everything(seed: int) -> None:
@@ -76,7 +76,8 @@ class Trainer:
         handle_signals: bool = False,
         keep_freed_memory: bool = False,
     ) -> None:
-        self.cfg, self.data_arg, self.paths = resolve(cfg), str(data), ckpt.RunPaths(Path(run))
+        self.cfg = cfg = resolve(cfg)  # from here on the resolved, read-only config; the caller's is left as it was
+        self.data_arg, self.paths = str(data), ckpt.RunPaths(Path(run))
         # the caller's opt-in decides, not whatever the process did before: the same call takes the same path
         self.keeps_freed_memory = keep_freed_memory and allocator.keep_freed_memory()
         self.report = report
@@ -222,7 +223,7 @@ class Trainer:
         if self.cfg.model.norm != "sync_batch" or not self.dist.enabled:
             return net
         channels = self.data.channels if direction == "AtoB" else self.data.channels[::-1]
-        copy = generator_from_config(self.cfg, *channels).to(self.device)
+        copy = type(self.method).inference_generator(self.cfg, *channels).to(self.device)
         copy.load_state_dict(net.state_dict())
         return copy
 
@@ -235,7 +236,7 @@ class Trainer:
         if val is None:
             return
         self.last_val = val
-        self.logger.log("val", self.step, val_L1=val, seconds=round(self.budget.used(), 3))
+        self.logger.log("val", self.step, val_L1=val, measure=self.data.validator.measure, seconds=round(self.budget.used(), 3))
         if self.best_val is None or val < self.best_val:
             self.best_val = val
             ckpt.save_checkpoint(self.paths.checkpoints / ckpt.BEST, self._state(full=False))
@@ -269,12 +270,14 @@ class Trainer:
         if self.step >= total:
             print(f"run is already at step {self.step} (stopping point {total}); "
                   "raise train.max_steps to train further", file=sys.stderr)
-            return TrainResult(self.paths.root, self.step, "finished", self.best_val, self.last_val, self.dist.is_main)
+            return TrainResult(self.paths.root, self.step, "finished", self.best_val, self.last_val, self.dist.is_main,
+                               self.data.validator.measure)
         budget = self.budget
         if budget.exhausted():
             print(f"run has used its time budget (train.max_minutes={cfg.max_minutes:g}: {budget.used() / 60:.1f} "
                   "minutes of training); raise train.max_minutes to train further", file=sys.stderr)
-            return TrainResult(self.paths.root, self.step, "budget", self.best_val, self.last_val, self.dist.is_main)
+            return TrainResult(self.paths.root, self.step, "budget", self.best_val, self.last_val, self.dist.is_main,
+                               self.data.validator.measure)
         loader = self.make_loader()
         budget.start(self.step)
         last_checkpoint = time.monotonic()
@@ -316,7 +319,8 @@ class Trainer:
         self._refresh_report()
         self.logger.close()
         distributed.barrier(self.dist)  # the others wait for rank 0's last checkpoint
-        return TrainResult(self.paths.root, self.step, status, self.best_val, self.last_val, self.dist.is_main)
+        return TrainResult(self.paths.root, self.step, status, self.best_val, self.last_val, self.dist.is_main,
+                               self.data.validator.measure)
 
     def step_once(self, batch: dict[str, torch.Tensor], total: int, stop_requested: bool = False) -> tuple[bool, bool]:
         """One step with all the trainer's per-step work: the method's step, the NaN policy, the data
@@ -352,7 +356,8 @@ class Trainer:
             means = {k: v / self._count for k, v in self._sums.items()}
             means.update(self._diagnostics())
             self.logger.log("train", self.step, epoch=self.epoch, seconds=round(self.budget.used(), 3), **self._rates, **means)
-            self._bar.set_postfix_str(_postfix(self.method.progress_keys, means, self.last_val, self.last_warning),
+            self._bar.set_postfix_str(_postfix(self.method.progress_keys, means, self.last_val, self.last_warning,
+                                                   self.data.validator.measure),
                                       refresh=False)
             self._sums, self._count = {}, 0
         return stop_now, out_of_time
@@ -398,11 +403,12 @@ def _array(value: torch.Tensor | None) -> np.ndarray | None:
     return None if value is None else value.detach().cpu().numpy()
 
 
-def _postfix(short: dict[str, str], means: dict[str, float], val: float | None, warning: str | None = None) -> str:
+def _postfix(short: dict[str, str], means: dict[str, float], val: float | None, warning: str | None = None,
+             measure: str = "L1") -> str:
     """The progress bar's losses (the method's ``progress_keys``), the last validation score and any warning."""
     parts = [f"{label} {means[key]:.3g}" for key, label in short.items() if key in means]
     if val is not None:
-        parts.append(f"val L1 {val:.4f}")
+        parts.append(f"val {measure} {val:.4f}")
     if warning:
         parts.append(f"! {warning}")
     return " ".join(parts)
@@ -437,6 +443,7 @@ def train(
             ``train.step_in_backward=auto`` on for CPU; off by default: a process-wide setting.
     """
     run = Path(out)
+    config = resolve(config)  # a config error stops the run before its folder is made
     main = distributed.from_environment().is_main
     with run_lock(run, main):
         if main:  # other ranks of a distributed run write nothing
@@ -445,7 +452,7 @@ def train(
         trainer = Trainer(config, data_arg, run, init_from=init_from, progress=progress, report=report,
                           handle_signals=handle_signals, keep_freed_memory=keep_freed_memory)
         if main:
-            write_run_files(config, run, data_arg, trainer.data)
+            write_run_files(trainer.cfg, run, data_arg, trainer.data)
         try:
             return trainer.run()
         finally:
@@ -491,7 +498,7 @@ def _resume_locked(run: Path, overrides: list[str] | None, data: str | Path | No
 
     state, path = ckpt.load_resumable(run)
     saved = ckpt.checkpoint_config(state)
-    cfg = Config.from_dict(apply_overrides(saved.to_dict(), list(overrides or [])))
+    cfg = resolve(Config.from_dict(apply_overrides(saved.to_dict(), list(overrides or []))))
     changed = [key for key in changed_keys(saved, cfg) if key not in RESUMABLE_KEYS]
     if changed:
         raise ConfigError(
@@ -510,7 +517,7 @@ def _resume_locked(run: Path, overrides: list[str] | None, data: str | Path | No
     trainer = Trainer(cfg, data_arg, run, state=state, progress=progress, report=report, handle_signals=handle_signals,
                       keep_freed_memory=keep_freed_memory)
     if main:
-        atomic_write(ckpt.RunPaths(run).config, lambda fh: fh.write(to_toml(cfg)), mode="w")
+        atomic_write(ckpt.RunPaths(run).config, lambda fh: fh.write(to_toml(trainer.cfg)), mode="w")
     try:
         return trainer.run()
     finally:

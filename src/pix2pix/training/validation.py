@@ -30,12 +30,16 @@ GeneratorFor = Callable[[str], nn.Module]  # direction -> a plain generator to r
 
 
 class Validator(Protocol):
+    measure: str  # what the score is, for the log, the progress bar and the report ("L1", "cycle L1")
+
     def run(self, generator_for: GeneratorFor, step: int, write_samples: bool) -> tuple[float | None, np.ndarray | None]:
         """(validation score, lower is better, or None without validation data; the sample grid written, if any)."""
 
 
 class PairValidator:
     """Holds the first ``train.val_images`` validation pairs, prepared once at the test-time scale."""
+
+    measure = "L1"
 
     def __init__(self, cfg: Config, source: PairSource | None, paths: RunPaths) -> None:
         self.cfg, self.paths = cfg, paths
@@ -64,6 +68,8 @@ class PairValidator:
 
 class CycleValidator:
     """Cycle-consistency L1 on the first ``train.val_images`` A and B validation images."""
+
+    measure = "cycle L1"
 
     def __init__(self, cfg: Config, a: ImageSource | None, b: ImageSource | None, paths: RunPaths) -> None:
         self.cfg, self.paths = cfg, paths
@@ -100,6 +106,8 @@ class TranslationValidator:
     """One-way unpaired methods (no way back to reconstruct): L1 of G(a) against a same-named B image
     where the data happen to be paired (e.g. facades with the pairing ignored in training); no score
     otherwise (best.pt is then not written and inference uses the latest weights). Samples: real | translated."""
+
+    measure = "L1 to same-named B"
 
     def __init__(self, cfg: Config, a: ImageSource | None, b: ImageSource | None, paths: RunPaths) -> None:
         from ..data.layout import pair_key
