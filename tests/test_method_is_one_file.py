@@ -85,12 +85,6 @@ class Smoother(Networks):
         difference = np.abs(output.astype(np.int16) - target.astype(np.int16)).astype(np.uint8)
         return {"input": inp, "output": output, "target": target, "difference": difference}
 
-    def extra_state(self) -> dict[str, Any]:
-        return {}
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        pass
-
 
 @pytest.fixture
 def smoother() -> Iterator[type]:

@@ -39,6 +39,13 @@ def _check(condition: bool, key: str, message: str) -> None:
 check = _check  # for the methods' own sections
 
 
+def check_weights(section: Any, name: str, keys: tuple[str, ...]) -> None:
+    """Each of ``keys`` of ``section`` (named ``name`` in messages) is a loss weight: finite and >= 0."""
+    for key in keys:
+        value = getattr(section, key)
+        _check(math.isfinite(value) and value >= 0, f"{name}.{key}", "must be a finite number >= 0")
+
+
 class Section:
     """A config section: read-only once its config is resolved (``Config.resolved``), since a resolved
     config is what a run computes with and saves; ``Config.copy()`` gives one to change."""
@@ -244,10 +251,8 @@ class LossConfig(Section):
     lambda_spectrum: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("lambda_gan", "lambda_l1", "lambda_gp", "lambda_fm", "lambda_r1", "lambda_vgg", "lambda_fft",
-                     "lambda_spectrum"):
-            value = getattr(self, name)
-            _check(math.isfinite(value) and value >= 0, f"loss.{name}", "must be a finite number >= 0")
+        check_weights(self, "loss", ("lambda_gan", "lambda_l1", "lambda_gp", "lambda_fm", "lambda_r1", "lambda_vgg",
+                                     "lambda_fft", "lambda_spectrum"))
         _check(self.r1_every >= 1, "loss.r1_every", "must be >= 1")
         _check(self.lambda_vgg == 0 or bool(self.vgg_weights), "loss.vgg_weights",
                "loss.lambda_vgg > 0 needs a local VGG16/VGG19 weights file (loss.vgg_weights=PATH)")

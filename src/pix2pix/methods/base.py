@@ -125,6 +125,14 @@ class Networks:
         for name, updates in state.items():
             self.averages[name].updates = int(updates)
 
+    def extra_state(self) -> dict[str, Any]:
+        """What a checkpoint keeps beside weights and optimizers: the averages' update counts (a method with
+        more state, such as image pools, returns its own as well)."""
+        return {"ema_updates": self.averages_state()}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.load_averages_state(state.get("ema_updates", {}))
+
 
 # CycleGAN's recipe (Zhu et al., 2017), which CUT (Park et al., 2020) kept: ResNet generator,
 # instance norm, no dropout, least-squares GAN loss.

@@ -16,15 +16,13 @@ today) G runs at z = 0, the prior's mean.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import Config, LossConfig, Section, check
+from ..config import Config, LossConfig, Section, check, check_weights
 from ..errors import ConfigError
 from ..models import build_encoder, init_weights, pad_to_multiple, size_multiple, unwrap
 from ..models.discriminators import judge
@@ -53,9 +51,7 @@ class BicycleGANOptions(Section):
 
     def __post_init__(self) -> None:
         check(1 <= self.nz <= 512, "bicyclegan.nz", "must be between 1 and 512")
-        for name in ("lambda_image", "lambda_kl", "lambda_latent"):
-            value = getattr(self, name)
-            check(math.isfinite(value) and value >= 0, f"bicyclegan.{name}", "must be a finite number >= 0")
+        check_weights(self, "bicyclegan", ("lambda_image", "lambda_kl", "lambda_latent"))
         check(1 <= self.nef <= 1024, "bicyclegan.nef", "must be between 1 and 1024")
 
 
@@ -183,9 +179,3 @@ class BicycleGAN(Networks):
                                  runtime=runtime)
         self.update_averages()
         return losses
-
-    def extra_state(self) -> dict[str, Any]:
-        return {"ema_updates": self.averages_state()}
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.load_averages_state(state.get("ema_updates", {}))

@@ -11,14 +11,12 @@ No second generator and no cycle: faster and lighter than CycleGAN.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 
-from ..config import Config, Section, check
+from ..config import Config, Section, check, check_weights
 from ..errors import ConfigError
 from ..models import build_head, init_weights, run_padded, size_multiple, unwrap
 from ..models.discriminators import judge
@@ -103,9 +101,7 @@ class CUTOptions(Section):
     nce_tau: float = 0.07
 
     def __post_init__(self) -> None:
-        for name in ("lambda_nce", "lambda_nce_idt"):
-            value = getattr(self, name)
-            check(math.isfinite(value) and value >= 0, f"cut.{name}", "must be a finite number >= 0")
+        check_weights(self, "cut", ("lambda_nce", "lambda_nce_idt"))
         check(bool(self.layers()) and min(self.layers()) >= 0, "cut.nce_layers",
               "must be a comma-separated list of layer numbers >= 0")
         check(self.nce_patches >= 1, "cut.nce_patches", "must be >= 1")
@@ -167,9 +163,3 @@ class CUT(Networks):
         )
         self.update_averages()
         return losses
-
-    def extra_state(self) -> dict[str, Any]:
-        return {"ema_updates": self.averages_state()}
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.load_averages_state(state.get("ema_updates", {}))

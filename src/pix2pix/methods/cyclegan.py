@@ -11,7 +11,6 @@ discriminators.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import Config, Section, check
+from ..config import Config, Section, check, check_weights
 from ..errors import ConfigError
 from ..models import init_weights, run_padded, size_multiple, unwrap
 from ..models.discriminators import judge
@@ -127,9 +126,7 @@ class CycleGANOptions(Section):
     pool_size: int = 50
 
     def __post_init__(self) -> None:
-        for name in ("lambda_a", "lambda_b", "lambda_identity"):
-            value = getattr(self, name)
-            check(math.isfinite(value) and value >= 0, f"cyclegan.{name}", "must be a finite number >= 0")
+        check_weights(self, "cyclegan", ("lambda_a", "lambda_b", "lambda_identity"))
         check(self.pool_size >= 0, "cyclegan.pool_size", "must be >= 0")
 
 
