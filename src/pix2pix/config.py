@@ -31,19 +31,20 @@ Preprocess = Literal["resize_and_crop", "crop", "scale_width", "none"]
 D_AUGMENT_POLICIES = ("color", "translation", "cutout")  # train.d_augment (pix2pix.models.augment)
 
 
-def _check(condition: bool, key: str, message: str) -> None:
+def check(condition: bool, key: str, message: str) -> None:
+    """A user's bad value: a ConfigError naming the key (config sections, shared and the methods' own)."""
     if not condition:
         raise ConfigError(f"{key}: {message}")
-
-
-check = _check  # for the methods' own sections
 
 
 def check_weights(section: Any, name: str, keys: tuple[str, ...]) -> None:
     """Each of ``keys`` of ``section`` (named ``name`` in messages) is a loss weight: finite and >= 0."""
     for key in keys:
         value = getattr(section, key)
-        _check(math.isfinite(value) and value >= 0, f"{name}.{key}", "must be a finite number >= 0")
+        check(math.isfinite(value) and value >= 0, f"{name}.{key}", "must be a finite number >= 0")
+
+
+READ_ONLY = "a resolved config is read-only (change a copy: Config.copy())"
 
 
 class Section:
@@ -54,7 +55,7 @@ class Section:
 
     def __setattr__(self, name: str, value: Any) -> None:
         if self._frozen:
-            raise AttributeError(f"cannot set {name}: a resolved config is read-only (change a copy: Config.copy())")
+            raise AttributeError(f"cannot set {name}: {READ_ONLY}")
         super().__setattr__(name, value)
 
     def _freeze(self) -> None:
@@ -112,37 +113,37 @@ class DataConfig(Section):
     canny_high: float = 0.9
 
     def __post_init__(self) -> None:
-        _check(0.0 <= self.mask_min <= self.mask_max < 1.0, "data.mask_min", "need 0 <= mask_min <= mask_max < 1")
-        _check(self.scale_factor in (2, 4), "data.scale_factor", "must be 2 or 4")
+        check(0.0 <= self.mask_min <= self.mask_max < 1.0, "data.mask_min", "need 0 <= mask_min <= mask_max < 1")
+        check(self.scale_factor in (2, 4), "data.scale_factor", "must be 2 or 4")
         sigmas = self.noise_sigma.split("-")
         try:
             values = [float(v) for v in sigmas]
         except ValueError:
             values = []
-        _check(len(values) in (1, 2) and all(0 <= v <= 255 for v in values) and values == sorted(values),
+        check(len(values) in (1, 2) and all(0 <= v <= 255 for v in values) and values == sorted(values),
                "data.noise_sigma", "must be a number in 0-255, or a range low-high such as 15-50")
-        _check(self.jpeg_quality == 0 or 1 <= self.jpeg_quality <= 100, "data.jpeg_quality", "must be 0 (off) or 1-100")
-        _check(self.canny_sigma > 0, "data.canny_sigma", "must be > 0")
-        _check(0 <= self.canny_low <= self.canny_high <= 1, "data.canny_low", "need 0 <= canny_low <= canny_high <= 1 (quantiles)")
-        _check(self.task == "paired" or self.direction == "AtoB", "data.direction",
+        check(self.jpeg_quality == 0 or 1 <= self.jpeg_quality <= 100, "data.jpeg_quality", "must be 0 (off) or 1-100")
+        check(self.canny_sigma > 0, "data.canny_sigma", "must be > 0")
+        check(0 <= self.canny_low <= self.canny_high <= 1, "data.canny_low", "need 0 <= canny_low <= canny_high <= 1 (quantiles)")
+        check(self.task == "paired" or self.direction == "AtoB", "data.direction",
                "photo tasks translate their derived input to the photo: leave data.direction=AtoB")
         if self.task == "superres":
-            _check(self.crop_size % self.scale_factor == 0, "data.crop_size",
+            check(self.crop_size % self.scale_factor == 0, "data.crop_size",
                    f"{self.crop_size} is not divisible by data.scale_factor={self.scale_factor}")
-        _check(self.load_size >= 1, "data.load_size", "must be a positive number of pixels")
-        _check(self.crop_size >= 1, "data.crop_size", "must be a positive number of pixels")
+        check(self.load_size >= 1, "data.load_size", "must be a positive number of pixels")
+        check(self.crop_size >= 1, "data.crop_size", "must be a positive number of pixels")
         if self.preprocess in ("resize_and_crop", "scale_width"):
-            _check(
+            check(
                 self.crop_size <= self.load_size,
                 "data.crop_size",
                 f"{self.crop_size} is larger than data.load_size={self.load_size}",
             )
-        _check(self.input_channels in (0, 1, 3, 4), "data.input_channels", "must be 0 (from the data), 1, 3 or 4")
-        _check(self.output_channels in (0, 1, 3, 4), "data.output_channels", "must be 0 (from the data), 1, 3 or 4")
-        _check(self.num_workers >= 0, "data.num_workers", "must be >= 0")
-        _check(self.cache_mb >= 0, "data.cache_mb", "must be >= 0")
-        _check(0.0 <= self.val_fraction < 1.0, "data.val_fraction", "must be in [0, 1)")
-        _check(8 <= self.demo_size <= 1024, "data.demo_size", "must be between 8 and 1024")
+        check(self.input_channels in (0, 1, 3, 4), "data.input_channels", "must be 0 (from the data), 1, 3 or 4")
+        check(self.output_channels in (0, 1, 3, 4), "data.output_channels", "must be 0 (from the data), 1, 3 or 4")
+        check(self.num_workers >= 0, "data.num_workers", "must be >= 0")
+        check(self.cache_mb >= 0, "data.cache_mb", "must be >= 0")
+        check(0.0 <= self.val_fraction < 1.0, "data.val_fraction", "must be in [0, 1)")
+        check(8 <= self.demo_size <= 1024, "data.demo_size", "must be between 8 and 1024")
 
 
 @dataclass
@@ -205,16 +206,16 @@ class ModelConfig(Section):
     d_spectral_norm: bool = False
 
     def __post_init__(self) -> None:
-        _check(1 <= self.ngf <= 1024, "model.ngf", "must be between 1 and 1024")
-        _check(1 <= self.ndf <= 1024, "model.ndf", "must be between 1 and 1024")
-        _check(1 <= self.n_layers_d <= 8, "model.n_layers_d", "must be between 1 and 8")
-        _check(1 <= self.num_d <= 3, "model.num_d", "must be 1, 2 or 3")
-        _check(self.input_skip <= 1024, "model.input_skip", "must be at most 1024 (0 = off, negative = auto)")
-        _check(self.dropout < 1.0, "model.dropout", "must be below 1 (negative = auto)")
-        _check(self.init_gain > 0, "model.init_gain", "must be > 0")
-        _check(math.isfinite(self.color_temperature) and 0.01 <= self.color_temperature <= 10,
+        check(1 <= self.ngf <= 1024, "model.ngf", "must be between 1 and 1024")
+        check(1 <= self.ndf <= 1024, "model.ndf", "must be between 1 and 1024")
+        check(1 <= self.n_layers_d <= 8, "model.n_layers_d", "must be between 1 and 8")
+        check(1 <= self.num_d <= 3, "model.num_d", "must be 1, 2 or 3")
+        check(self.input_skip <= 1024, "model.input_skip", "must be at most 1024 (0 = off, negative = auto)")
+        check(self.dropout < 1.0, "model.dropout", "must be below 1 (negative = auto)")
+        check(self.init_gain > 0, "model.init_gain", "must be > 0")
+        check(math.isfinite(self.color_temperature) and 0.01 <= self.color_temperature <= 10,
                "model.color_temperature", "must be between 0.01 and 10")
-        _check(0.0 <= self.color_rebalance <= 1.0, "model.color_rebalance", "must be in [0, 1]")
+        check(0.0 <= self.color_rebalance <= 1.0, "model.color_rebalance", "must be in [0, 1]")
 
 
 @dataclass
@@ -253,8 +254,8 @@ class LossConfig(Section):
     def __post_init__(self) -> None:
         check_weights(self, "loss", ("lambda_gan", "lambda_l1", "lambda_gp", "lambda_fm", "lambda_r1", "lambda_vgg",
                                      "lambda_fft", "lambda_spectrum"))
-        _check(self.r1_every >= 1, "loss.r1_every", "must be >= 1")
-        _check(self.lambda_vgg == 0 or bool(self.vgg_weights), "loss.vgg_weights",
+        check(self.r1_every >= 1, "loss.r1_every", "must be >= 1")
+        check(self.lambda_vgg == 0 or bool(self.vgg_weights), "loss.vgg_weights",
                "loss.lambda_vgg > 0 needs a local VGG16/VGG19 weights file (loss.vgg_weights=PATH)")
 
 
@@ -343,33 +344,33 @@ class TrainConfig(Section):
     lr_batch_scaling: Literal["none", "sqrt", "linear"] = "none"
 
     def __post_init__(self) -> None:
-        _check(1 <= self.batch_size <= 4096, "train.batch_size", "must be between 1 and 4096")
+        check(1 <= self.batch_size <= 4096, "train.batch_size", "must be between 1 and 4096")
         for name in ("lr_g", "lr_d"):
             value = getattr(self, name)
-            _check(math.isfinite(value) and 0 < value < 1, f"train.{name}", "must be in (0, 1)")
-        _check(0 <= self.beta1 < 1, "train.beta1", "must be in [0, 1)")
-        _check(0 <= self.beta2 < 1, "train.beta2", "must be in [0, 1)")
-        _check(self.n_epochs >= 0, "train.n_epochs", "must be >= 0")
-        _check(self.n_epochs_decay >= 0, "train.n_epochs_decay", "must be >= 0")
-        _check(self.n_epochs + self.n_epochs_decay >= 1, "train.n_epochs", "n_epochs + n_epochs_decay must be >= 1")
-        _check(self.lr_step_epochs >= 1, "train.lr_step_epochs", "must be >= 1")
-        _check(self.max_steps >= 0, "train.max_steps", "must be >= 0 (0 = full schedule)")
-        _check(self.max_minutes >= 0, "train.max_minutes", "must be >= 0 (0 = no time budget)")
+            check(math.isfinite(value) and 0 < value < 1, f"train.{name}", "must be in (0, 1)")
+        check(0 <= self.beta1 < 1, "train.beta1", "must be in [0, 1)")
+        check(0 <= self.beta2 < 1, "train.beta2", "must be in [0, 1)")
+        check(self.n_epochs >= 0, "train.n_epochs", "must be >= 0")
+        check(self.n_epochs_decay >= 0, "train.n_epochs_decay", "must be >= 0")
+        check(self.n_epochs + self.n_epochs_decay >= 1, "train.n_epochs", "n_epochs + n_epochs_decay must be >= 1")
+        check(self.lr_step_epochs >= 1, "train.lr_step_epochs", "must be >= 1")
+        check(self.max_steps >= 0, "train.max_steps", "must be >= 0 (0 = full schedule)")
+        check(self.max_minutes >= 0, "train.max_minutes", "must be >= 0 (0 = no time budget)")
         for name in ("log_every", "sample_every", "val_every", "checkpoint_every"):
-            _check(getattr(self, name) >= 0, f"train.{name}", "must be >= 0 (0 disables)")
-        _check(self.checkpoint_minutes >= 0, "train.checkpoint_minutes", "must be >= 0 (0 disables)")
-        _check(self.keep_checkpoints >= 0, "train.keep_checkpoints", "must be >= 0")
-        _check(self.val_images >= 1, "train.val_images", "must be >= 1")
-        _check(self.sample_images >= 1, "train.sample_images", "must be >= 1")
-        _check(self.ema_decay == -1.0 or 0.0 <= self.ema_decay < 1.0, "train.ema_decay",
+            check(getattr(self, name) >= 0, f"train.{name}", "must be >= 0 (0 disables)")
+        check(self.checkpoint_minutes >= 0, "train.checkpoint_minutes", "must be >= 0 (0 disables)")
+        check(self.keep_checkpoints >= 0, "train.keep_checkpoints", "must be >= 0")
+        check(self.val_images >= 1, "train.val_images", "must be >= 1")
+        check(self.sample_images >= 1, "train.sample_images", "must be >= 1")
+        check(self.ema_decay == -1.0 or 0.0 <= self.ema_decay < 1.0, "train.ema_decay",
                "must be in [0, 1) (0 = off; e.g. 0.999), or auto for the method's default")
         policies = [p.strip() for p in self.d_augment.lower().split(",")] if self.d_augment.strip().lower() != "none" else []
         for policy in policies:
-            _check(policy in D_AUGMENT_POLICIES, "train.d_augment",
+            check(policy in D_AUGMENT_POLICIES, "train.d_augment",
                    f"unknown policy '{policy}' (valid: none, or a comma-separated list of {', '.join(D_AUGMENT_POLICIES)})")
-        _check(0.0 <= self.d_augment_p <= 1.0, "train.d_augment_p", "must be in [0, 1]")
-        _check(-1.0 < self.d_augment_target < 1.0, "train.d_augment_target", "must be in (-1, 1)")
-        _check(self.clip_grad_norm >= 0 and math.isfinite(self.clip_grad_norm), "train.clip_grad_norm", "must be >= 0 (0 = off)")
+        check(0.0 <= self.d_augment_p <= 1.0, "train.d_augment_p", "must be in [0, 1]")
+        check(-1.0 < self.d_augment_target < 1.0, "train.d_augment_target", "must be in (-1, 1)")
+        check(self.clip_grad_norm >= 0 and math.isfinite(self.clip_grad_norm), "train.clip_grad_norm", "must be >= 0 (0 = off)")
 
 
 @dataclass
@@ -399,7 +400,7 @@ class InferenceConfig(Section):
     compile: Literal["auto", "true", "false"] = "auto"
 
     def __post_init__(self) -> None:
-        _check(self.tile_size == 0 or self.tile_size >= 16, "inference.tile_size", "must be 0 or >= 16")
+        check(self.tile_size == 0 or self.tile_size >= 16, "inference.tile_size", "must be 0 or >= 16")
 
 
 # The keys the chosen method fills when they are auto ("auto", or negative for numbers): every method's
@@ -433,7 +434,7 @@ class Config:
 
     def __setattr__(self, name: str, value: Any) -> None:
         if getattr(self, "options", None) is not None and name in (*SECTIONS, "method_tables", "options"):
-            raise AttributeError(f"cannot set {name}: a resolved config is read-only (change a copy: Config.copy())")
+            raise AttributeError(f"cannot set {name}: {READ_ONLY}")
         super().__setattr__(name, value)
 
     def copy(self) -> "Config":
@@ -494,7 +495,7 @@ class Config:
             values = raw.get(name, {})
             if not isinstance(values, dict):
                 raise ConfigError(f"config section '{name}' must be a table")
-            built[name] = _build_section(name, section_cls, values)
+            built[name] = build_section(name, section_cls, values)
         tables = {}
         for name, values in raw.items():
             if name in sections:
@@ -503,11 +504,6 @@ class Config:
                 raise ConfigError(f"config section '{name}' must be a table")
             tables[name] = dict(values)
         return cls(**built, method_tables=tables)
-
-
-def build_section(name: str, section_cls: type, values: dict[str, Any]) -> Any:
-    """A section (the shared ones, or a method's own) from its table, each value checked and converted."""
-    return _build_section(name, section_cls, values)
 
 
 # Old names, still read (a config file, --set, a saved run) with a one-line notice: one spelling per word,
@@ -531,7 +527,7 @@ def renamed_value(key: str, value: Any, quiet: bool = False) -> Any:
     if new is None:
         return value
     if not quiet:
-        print(f"note: {key}={value} is now called {key}={new} (the old name still works)", file=sys.stderr)
+        _renamed_notice(f"{key}={value}", f"{key}={new}")
     return new
 
 
@@ -541,8 +537,12 @@ def renamed(old: str, table: dict[str, str], quiet: bool = False) -> str:
     if new is None:
         return old
     if not quiet:
-        print(f"note: {old} is now called {new} (the old name still works)", file=sys.stderr)
+        _renamed_notice(old, new)
     return new
+
+
+def _renamed_notice(old: str, new: str) -> None:
+    print(f"note: {old} is now called {new} (the old name still works)", file=sys.stderr)
 
 
 def _renamed_keys(raw: dict[str, Any], quiet: bool = False) -> dict[str, Any]:
@@ -653,7 +653,8 @@ def _field_types(section_cls: type) -> dict[str, Any]:
     return {f.name: hints[f.name] for f in dataclasses.fields(section_cls)}
 
 
-def _build_section(name: str, section_cls: type, values: dict[str, Any]) -> Any:
+def build_section(name: str, section_cls: type, values: dict[str, Any]) -> Any:
+    """A section (the shared ones, or a method's own) from its table, each value checked and converted."""
     types = _field_types(section_cls)
     unknown = sorted(set(values) - set(types))
     if unknown:
