@@ -28,7 +28,7 @@ from .data.io import atomic_write
 from .errors import CheckpointError, ConfigError, require, shown
 from .model_files import META_KEY, FrozenGenerator, LoadedModel, load_exported, load_model
 from .models import size_multiple
-from .models.inference_context import norm_mode
+from .models.inference_context import checked_norm
 
 FORMATS = ("onnx", "torchscript", "weights")
 
@@ -86,9 +86,7 @@ def export_model(
     model = load_model(run, which)
     if direction not in model.generators:
         raise ConfigError(f"--direction: '{direction}' not available for a {model.method} model")
-    norm = norm_mode(norm or model.config.inference.norm)
-    if norm not in ("per_image", "eval"):
-        raise ConfigError(f"--norm: '{norm}' is not one of per_image, eval")
+    norm = checked_norm(norm or model.config.inference.norm, "--norm")
     frozen = FrozenGenerator(model.generators[direction].cpu(), norm)
     meta = export_metadata(model, direction, norm)
     out = Path(out)

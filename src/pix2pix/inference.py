@@ -22,7 +22,7 @@ from .data.transforms import eval_resize, resize
 from .errors import ConfigError, ImageError
 from .model_files import LoadedModel, load_model
 from .models import size_multiple
-from .models.inference_context import norm_mode
+from .models.inference_context import checked_norm
 from .models.padding import padding_for
 from .runtime.compile import AutoCompiledRunner, resolve_compile
 from .runtime.cpu_kernels import use_matmul_convolutions
@@ -110,7 +110,7 @@ class Translator:
         self.model = model
         self.direction = direction
         self.device = select_device(device)
-        norm = norm_mode(norm) if norm is not None else None
+        norm = checked_norm(norm, "inference.norm") if norm is not None else None
         if model.fixed_norm is not None and norm is not None and norm != model.fixed_norm:
             raise ConfigError(f"--norm {norm}: this exported model runs in '{model.fixed_norm}' mode, fixed at export")
         self.norm = model.fixed_norm or norm or inference.norm
@@ -119,8 +119,6 @@ class Translator:
         if model.config.data.task in NATIVE_SCALE_TASKS:
             self.scale = "native"  # restoring pixels: the photo's own resolution (superres: times scale_factor)
         self.tile_size = inference.tile_size if tile_size is None else tile_size
-        if self.norm not in ("per_image", "eval"):
-            raise ConfigError(f"inference.norm: '{self.norm}' is not one of per_image, eval")
         # Exported graphs keep their own normalisation: run them as they are. A graph that
         # normalises per sample cannot take whole-image statistics from tiles, so it is not tiled.
         self.run_mode = "frozen" if model.fixed_norm else self.norm

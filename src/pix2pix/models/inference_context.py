@@ -21,6 +21,8 @@ from typing import Iterator, Literal
 import torch
 from torch import nn
 
+from ..errors import ConfigError
+
 InferenceNorm = Literal["per_image", "eval", "frozen"]
 # per_image was called "paper" before 0.2 (the word now means only --preset paper): still read, from a
 # caller, a saved run or an exported file.
@@ -30,6 +32,14 @@ OLD_NORM_NAMES = {"paper": "per_image"}
 def norm_mode(name: str) -> str:
     """Today's name of an inference mode (``paper`` -> ``per_image``); other names pass unchanged."""
     return OLD_NORM_NAMES.get(name, name)
+
+
+def checked_norm(name: str, option: str) -> str:
+    """A caller's inference mode under today's name, or a ConfigError naming ``option`` (``--norm``, ``inference.norm``)."""
+    mode = norm_mode(name)
+    if mode not in ("per_image", "eval"):
+        raise ConfigError(f"{option}: '{name}' is not one of per_image, eval")
+    return mode
 
 
 class StatsCollector:

@@ -242,6 +242,10 @@ class Trainer:
             ckpt.save_checkpoint(self.paths.checkpoints / ckpt.BEST, self._state(full=False))
 
     # ------------------------------------------------------------------ loop
+    def _result(self, status: str) -> TrainResult:
+        return TrainResult(self.paths.root, self.step, status, self.best_val, self.last_val, self.dist.is_main,
+                           self.data.validator.measure)
+
     def _set_lr(self) -> dict[str, float]:
         factor = lr_factor(self.cfg.train, self.epoch) * batch_lr_factor(self.cfg.train)
         base = {"G": self.cfg.train.lr_g, "D": self.cfg.train.lr_d}
@@ -270,14 +274,12 @@ class Trainer:
         if self.step >= total:
             print(f"run is already at step {self.step} (stopping point {total}); "
                   "raise train.max_steps to train further", file=sys.stderr)
-            return TrainResult(self.paths.root, self.step, "finished", self.best_val, self.last_val, self.dist.is_main,
-                               self.data.validator.measure)
+            return self._result("finished")
         budget = self.budget
         if budget.exhausted():
             print(f"run has used its time budget (train.max_minutes={cfg.max_minutes:g}: {budget.used() / 60:.1f} "
                   "minutes of training); raise train.max_minutes to train further", file=sys.stderr)
-            return TrainResult(self.paths.root, self.step, "budget", self.best_val, self.last_val, self.dist.is_main,
-                               self.data.validator.measure)
+            return self._result("budget")
         loader = self.make_loader()
         budget.start(self.step)
         last_checkpoint = time.monotonic()
@@ -319,8 +321,7 @@ class Trainer:
         self._refresh_report()
         self.logger.close()
         distributed.barrier(self.dist)  # the others wait for rank 0's last checkpoint
-        return TrainResult(self.paths.root, self.step, status, self.best_val, self.last_val, self.dist.is_main,
-                               self.data.validator.measure)
+        return self._result(status)
 
     def step_once(self, batch: dict[str, torch.Tensor], total: int, stop_requested: bool = False) -> tuple[bool, bool]:
         """One step with all the trainer's per-step work: the method's step, the NaN policy, the data
