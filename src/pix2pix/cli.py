@@ -97,7 +97,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     result = run_test(args.run, args.data, args.split, which=args.checkpoint, out=args.out, norm=args.norm,
                       limit=args.limit, progress=not args.no_progress, precision=args.precision, compile=args.compile,
                       weights=args.weights, fcn_palette=args.fcn_score, fcn_recipe=_fcn_recipe(args),
-                      fcn_cache=args.segmenter_cache)
+                      fcn_cache=args.segmenter_cache, samples=args.samples, seed=args.seed)
     rows = "  ".join(f"{k} {v:.4f}" for k, v in result.mean.items())
     _print(f"{result.count} images: {rows}")
     if result.realism:
@@ -123,10 +123,16 @@ def cmd_translate(args: argparse.Namespace) -> int:
     if not files:
         raise _usage("no images to translate (folders are searched for image files, not recursively)")
     translator = Translator(model, direction=args.direction, device=args.device, norm=args.norm, scale=args.scale,
-                            precision=args.precision, compile=args.compile, expected_images=len(files))
+                            precision=args.precision, compile=args.compile, expected_images=len(files) * (args.samples or 1),
+                            seed=args.seed)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise _usage(f"--out {shown(out)}: is a file, expected a folder")
+    if args.samples is not None:
+        if args.z_from:
+            raise _usage("--z-from gives one picture per input, in the example photo's style: leave out --samples")
+        translator.check_samples(args.samples)
+    code = translator.style_code(args.z_from) if args.z_from else None
     used: set[str] = set()
     failed = 0
     for path in files:
@@ -142,15 +148,20 @@ def cmd_translate(args: argparse.Namespace) -> int:
         used.add(name)
         try:
             if args.derive_input:
-                result = translator.translate_arrays([translator.derived_input(image, path.name)], prepared=True)[0]
+                inputs, masks, prepared = [translator.derived_input(image, path.name)], None, True
             else:
-                result = translator.translate_arrays([image], masks=[mask_for(args.mask, path)])[0]
+                inputs, masks, prepared = [image], [mask_for(args.mask, path)], False
+            if args.samples is None:
+                results = {name: translator.translate_arrays(inputs, prepared=prepared, masks=masks, latent=code)[0]}
+            else:
+                pictures = translator.sample_arrays(inputs, args.samples, prepared=prepared, masks=masks)[0]
+                results = {f"{name}_{j}": picture for j, picture in enumerate(pictures)}
         except ImageError as exc:
             print(f"skipped: {exc}", file=sys.stderr)
             failed += 1
             continue
-        target = write_image(result, out / f"{name}.png")
-        _print(f"{shown(path)} -> {shown(target)}")
+        targets = [write_image(result, out / f"{stem}.png") for stem, result in results.items()]
+        _print(f"{shown(path)} -> {shown(targets[0])}" + (f" ... {targets[-1].name}" if len(targets) > 1 else ""))
     if failed:
         print(f"error: {failed} of {len(files)} input(s) could not be read", file=sys.stderr)
         return 1
@@ -310,6 +321,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default: RUN/results/SPLIT)")
     p.add_argument("--norm", choices=["per_image", "eval", "paper"], help="inference mode (default: the run's inference.norm; paper is the old name of per_image)")
     p.add_argument("--limit", type=_positive_int, help="translate only the first N pairs")
+    p.add_argument("--samples", type=int, metavar="K",
+                   help="also K sampled pictures per input, on the page and scored (diversity, best of K); default 8 "
+                        "for models with a latent code, else 0 (none)")
+    p.add_argument("--seed", type=int, help="seed of the samples and of dropout (default: the run's inference.seed)")
     _add_fcn_options(p, "label maps -> photos: also the FCN-score, through a segmenter trained on DATA's train split "
                         "and this palette (a built-in name: facades, or a JSON file)")
     p.add_argument("--no-progress", action="store_true")
@@ -329,6 +344,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask", metavar="FILE_OR_DIR", help="inpainting: the holes (white), one file for all inputs or a folder of NAME.png")
     p.add_argument("--derive-input", action="store_true",
                    help="photo tasks: make the task's input from each full photo first (for demonstrations)")
+    p.add_argument("--samples", type=int, metavar="K",
+                   help="K different pictures per input, NAME_0.png ... (models that sample: a latent code, or dropout "
+                        "in per_image mode)")
+    p.add_argument("--seed", type=int, help="seed of the samples and of dropout (default: the run's inference.seed)")
+    p.add_argument("--z-from", metavar="PHOTO",
+                   help="latent-code models: take the colours and materials of this example photo (its code from the encoder)")
     _add_speed_options(p)
     p.set_defaults(func=cmd_translate)
 

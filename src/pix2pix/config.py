@@ -229,7 +229,9 @@ class LossConfig(Section):
     # the reconstruction terms alone, a PSNR-oriented regression that also skips D's
     # compute (the superres and denoise tasks' choice, measured: docs/photo-tasks.md).
     lambda_gan: float = 1.0
-    # pix2pix paper: lambda = 100 for the L1 term.
+    # Weight of the reconstruction term (pix2pix paper: lambda = 100 for L1). It keeps
+    # the name of the paper's term for every output kind: with model.colorization_output=bins
+    # the reconstruction is the colour bins' cross-entropy, weighed by this same key.
     lambda_l1: float = 100.0
     # Gradient-penalty weight for wgangp (Gulrajani et al., 2017: 10).
     lambda_gp: float = 10.0

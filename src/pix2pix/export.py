@@ -6,7 +6,9 @@ carry their metadata (direction, channels, normalisation, size multiple,
 method, inference mode, training scale) inside the file, so ``translate`` and
 ``serve`` can run them like a run folder. ONNX cannot reproduce torch's seeded
 dropout masks, so exported graphs run dropout as its expectation (identity);
-normalisation follows the chosen inference mode exactly.
+normalisation follows the chosen inference mode exactly. A generator that takes a
+latent code (a sampling method's) takes it as a second input, ``z`` (float32, (N, nz);
+zeros are the prior's mean), and is checked against PyTorch with two codes.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from . import __version__
 from .data.io import atomic_write
 from .errors import CheckpointError, ConfigError, require, shown
 from .model_files import META_KEY, FrozenGenerator, LoadedModel, load_exported, load_model
-from .models import size_multiple
+from .models import latent_size, size_multiple
 from .models.inference_context import checked_norm
 
 FORMATS = ("onnx", "torchscript", "weights")
@@ -45,6 +47,7 @@ def export_metadata(model: LoadedModel, direction: str, norm: str) -> dict[str, 
         "output_channels": out_ch,
         "normalization": "float32 in [-1, 1] = uint8 / 127.5 - 1, NCHW",
         "size_multiple": size_multiple(model.generators[direction]),
+        "latent": latent_size(model.generators[direction]),
         "inference_norm": norm,
         "dropout": "expectation",
         "step": model.step,
@@ -74,7 +77,8 @@ def export_model(
     """Write the generator to ``out`` and check the exported file against PyTorch on a test input.
 
     Returns the max absolute difference between the exported model's output and
-    PyTorch's on a random (2, C, 2m, 3m) input (m = size multiple).
+    PyTorch's on a random (2, C, 2m, 3m) input (m = size multiple); with a latent code,
+    the larger difference over two random codes.
     """
     if fmt not in FORMATS:
         raise ConfigError(f"--format: '{fmt}' is not one of {', '.join(FORMATS)}")
@@ -92,30 +96,38 @@ def export_model(
     out = Path(out)
     m = frozen.size_multiple
     # 2 x 3 blocks: sizes of 1 would be specialised by the exporter and lose the dynamic shapes.
-    probe = torch.rand(2, meta["input_channels"], 2 * m, 3 * m, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    with torch.no_grad():
-        expected = frozen(probe)
+    draw = torch.Generator().manual_seed(0)
+    probe = torch.rand(2, meta["input_channels"], 2 * m, 3 * m, generator=draw) * 2 - 1
+    codes = [torch.randn(2, frozen.latent, generator=draw) for _ in range(2)] if frozen.latent else [None]
+    inputs = (probe,) if codes[0] is None else (probe, codes[0])
     if out.is_dir():
         raise ConfigError(f"--out {shown(out)}: is a folder, expected a file name")
     if fmt == "onnx":
-        _export_onnx(frozen, probe, out, meta)
+        _export_onnx(frozen, inputs, out, meta)
     elif fmt == "torchscript":
-        _export_torchscript(frozen, probe, out, meta)
+        _export_torchscript(frozen, inputs, out, meta)
     else:
         _export_weights(frozen.net, out, meta, fp16)
     exported = load_exported(out)
+    diff = 0.0
     with torch.no_grad():
-        got = exported.net(probe)
-    return ExportResult(out, fmt, float((got.float() - expected).abs().max()), meta)
+        for z in codes:
+            expected, got = frozen(probe, z), exported.net(probe, z)
+            diff = max(diff, float((got.float() - expected).abs().max()))
+    return ExportResult(out, fmt, diff, meta)
 
 
-def _export_onnx(frozen: FrozenGenerator, probe: torch.Tensor, out: Path, meta: dict[str, Any]) -> None:
+def _export_onnx(frozen: FrozenGenerator, inputs: tuple[torch.Tensor, ...], out: Path, meta: dict[str, Any]) -> None:
     onnx = require("onnx", "export", "ONNX export")
     require("onnxscript", "export", "ONNX export")
     from torch.export import Dim
 
     m = frozen.size_multiple
-    dims = {"x": {0: Dim("batch", min=1, max=4096), 2: m * Dim("h_blocks", min=1, max=4096), 3: m * Dim("w_blocks", min=1, max=4096)}}
+    batch = Dim("batch", min=1, max=4096)
+    dims: dict[str, Any] = {"x": {0: batch, 2: m * Dim("h_blocks", min=1, max=4096), 3: m * Dim("w_blocks", min=1, max=4096)}}
+    if len(inputs) > 1:
+        dims["z"] = {0: batch}
+    names = ["image", "z"][: len(inputs)]
     buffer = io.BytesIO()
     chatter = io.StringIO()  # the exporter prints its progress; keep the CLI's output to our lines
     quiet = logging.getLogger("torch.onnx")
@@ -124,7 +136,7 @@ def _export_onnx(frozen: FrozenGenerator, probe: torch.Tensor, out: Path, meta: 
     with torch.no_grad(), warnings.catch_warnings(), contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
         warnings.simplefilter("ignore")
         try:
-            program = torch.onnx.export(frozen, (probe,), None, dynamo=True, input_names=["image"],
+            program = torch.onnx.export(frozen, inputs, None, dynamo=True, input_names=names,
                                         output_names=["output"], dynamic_shapes=dims, verbose=False)
         except Exception as exc:  # noqa: BLE001 - report the exporter's reason on one line
             raise CheckpointError(f"ONNX export failed: {str(exc).strip().splitlines()[0][:200]}") from None
@@ -138,11 +150,11 @@ def _export_onnx(frozen: FrozenGenerator, probe: torch.Tensor, out: Path, meta: 
     atomic_write(out, lambda fh: fh.write(data))
 
 
-def _export_torchscript(frozen: FrozenGenerator, probe: torch.Tensor, out: Path, meta: dict[str, Any]) -> None:
+def _export_torchscript(frozen: FrozenGenerator, inputs: tuple[torch.Tensor, ...], out: Path, meta: dict[str, Any]) -> None:
     buffer = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TorchScript is deprecated upstream but still what many runtimes load
-        traced = torch.jit.trace(frozen, probe, check_trace=False)
+        traced = torch.jit.trace(frozen, inputs, check_trace=False)
         torch.jit.save(traced, buffer, _extra_files={f"{META_KEY}.json": json.dumps(meta)})
     atomic_write(out, lambda fh: fh.write(buffer.getvalue()))
 

@@ -18,6 +18,7 @@ from PIL import Image
 
 from .data.io import convert_channels, pil_to_array, read_image, to_pil
 from .data.photos import NATIVE_SCALE_TASKS, derive, inpainting_input, path_seed, upscale
+from .data.tensors import to_model_range
 from .data.transforms import eval_resize, resize
 from .errors import ConfigError, ImageError
 from .model_files import LoadedModel, load_model
@@ -29,9 +30,11 @@ from .runtime.cpu_kernels import use_matmul_convolutions
 from .runtime.generate import generate_arrays
 from .runtime.precision import Autocast, resolve_inference_precision, select_device
 
-__all__ = ["ImageLike", "LoadedModel", "Translator", "as_array", "generate_arrays", "iter_image_files", "load_model"]
+__all__ = ["ImageLike", "LoadedModel", "Translator", "as_array", "generate_arrays", "iter_image_files", "load_model",
+           "sample_seed"]
 
 ImageLike = Image.Image | np.ndarray | str | Path
+MAX_SAMPLES = 64  # pictures per input: translate --samples
 
 
 def as_array(image: ImageLike) -> np.ndarray:
@@ -148,6 +151,10 @@ class Translator:
         self.runner = AutoCompiledRunner(self.net, self.device, setting, kind, expected_images, mode=self.run_mode,
                                          seed=self.seed)
         self.in_channels, self.out_channels = model.channels_for(direction)
+        self.encoder = None  # photo -> its code, for style_code
+        if model.encoder is not None:
+            self.encoder = own_copy(model.encoder, share_weights=_device_of(model.encoder) == self.device)
+            self.encoder = self.encoder.to(self.device).eval()
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, which: str = "best", weights: str = "average",
@@ -209,18 +216,87 @@ class Translator:
             self.translate_arrays([image] * batch, batch_size=batch)
 
     def translate_arrays(self, arrays: Sequence[ImageLike], batch_size: int = 8, *, prepared: bool = False,
-                         masks: Sequence[np.ndarray | None] | None = None) -> list[np.ndarray]:
+                         masks: Sequence[np.ndarray | None] | None = None,
+                         latent: torch.Tensor | None = None) -> list[np.ndarray]:
         """Images (arrays, PIL images or paths) in, (H, W, C_out) uint8 arrays of the same sizes out (for
         superres ``scale_factor`` times larger). ``prepared``: the inputs already are the task's (a test
-        split's derived inputs); ``masks``: inpainting holes, one per image."""
-        arrays = [as_array(a) for a in arrays]
-        if not prepared:
-            arrays = [self.task_input(a, m) for a, m in zip(arrays, masks or [None] * len(arrays))]
-        outputs = generate_arrays(
-            self.net, [self.prepare(a) for a in arrays], norm=self.run_mode, seed=self.seed,
-            precision=self.precision, batch_size=batch_size, tile_size=self.tile_size, runner=self.runner,
-        )
+        split's derived inputs); ``masks``: inpainting holes, one per image; ``latent``: the code z (1, nz)
+        for a generator that takes one (``style_code``), else the prior's mean."""
+        arrays = self._task_arrays(arrays, prepared, masks)
+        outputs = self._generate([self.prepare(a) for a in arrays], batch_size, self.seed, self.runner, latent)
         return [resize(out, *array.shape[:2]) for out, array in zip(outputs, arrays)]
+
+    def check_samples(self, k: int, option: str = "--samples") -> None:
+        """A ConfigError naming ``option`` unless this model gives ``k`` different pictures per input."""
+        if not 1 <= k <= MAX_SAMPLES:
+            raise ConfigError(f"{option}: {k} is not between 1 and {MAX_SAMPLES}")
+        source = self.model.sampling.source
+        if source == "latent" and self.model.latent:
+            return
+        if source != "dropout":
+            raise ConfigError(f"{option}: a {self.model.method} model gives one picture per input (no latent code, "
+                              "no dropout to sample)")
+        if self.run_mode == "frozen":
+            raise ConfigError(f"{option}: this exported model runs dropout as its expectation, so its pictures do "
+                              "not vary; sample from the run folder")
+        if self.norm != "per_image":
+            raise ConfigError(f"{option}: in eval mode the generator has no noise (dropout is off); sample with "
+                              "--norm per_image")
+        if not self.model.config.model.dropout:
+            raise ConfigError(f"{option}: this model was trained without dropout (model.dropout=0), so its "
+                              "pictures do not vary")
+
+    def sample_arrays(self, arrays: Sequence[ImageLike], k: int, seed: int | None = None, batch_size: int = 8, *,
+                      prepared: bool = False, masks: Sequence[np.ndarray | None] | None = None) -> list[list[np.ndarray]]:
+        """``k`` pictures per image, as the model's ``sampling`` says: a code z ~ N(0, I) per sample, or a
+        dropout seed per sample (per_image mode). Sample j comes from ``seed`` and j alone: the same for every
+        image and any ``k``, and the same seed gives the same pictures (default seed: ``inference.seed``)."""
+        self.check_samples(k)
+        seed = self.seed if seed is None else seed
+        arrays = self._task_arrays(arrays, prepared, masks)
+        inputs = [self.prepare(a) for a in arrays]
+        samples = []
+        for j in range(k):
+            own = sample_seed(seed, j)
+            if self.model.sampling.source == "latent":
+                code = torch.randn(1, self.model.latent, generator=torch.Generator().manual_seed(own))
+                samples.append(self._generate(inputs, batch_size, self.seed, self.runner, code))
+            else:  # the compiled runner has its own dropout seed fixed in it: this runs the network itself
+                samples.append(self._generate(inputs, batch_size, own, None, None))
+        return [[resize(sample[i], *array.shape[:2]) for sample in samples] for i, array in enumerate(arrays)]
+
+    def sample(self, image: ImageLike, k: int, seed: int | None = None) -> list[Image.Image]:
+        """``k`` different pictures for one image (see ``sample_arrays``)."""
+        return [to_pil(a) for a in self.sample_arrays([image], k, seed)[0]]
+
+    def style_code(self, photo: ImageLike) -> torch.Tensor:
+        """The code z (1, nz) of an example photo of the output kind (the encoder's mean): translating with it
+        takes that photo's colours and materials (``translate --z-from``)."""
+        if self.encoder is None:
+            raise ConfigError("--z-from: this model has no encoder of example photos (a run folder or checkpoint of "
+                              "a latent-code method has one; exported files do not)")
+        image = eval_resize(convert_channels(as_array(photo), self.out_channels), self.model.config.data)
+        x = to_model_range(torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].to(self.device))
+        with torch.no_grad():
+            mu, _ = self.encoder(x)
+        return mu.float().cpu()
+
+    def _task_arrays(self, arrays: Sequence[ImageLike], prepared: bool,
+                     masks: Sequence[np.ndarray | None] | None) -> list[np.ndarray]:
+        arrays = [as_array(a) for a in arrays]
+        if prepared:
+            return arrays
+        return [self.task_input(a, m) for a, m in zip(arrays, masks or [None] * len(arrays))]
+
+    def _generate(self, inputs: list[np.ndarray], batch_size: int, seed: int, runner: Any,
+                  latent: torch.Tensor | None) -> list[np.ndarray]:
+        return generate_arrays(self.net, inputs, norm=self.run_mode, seed=seed, precision=self.precision,
+                               batch_size=batch_size, tile_size=self.tile_size, runner=runner, latent=latent)
+
+
+def sample_seed(seed: int, index: int) -> int:
+    """Sample ``index``'s own seed, drawn from the base ``seed``: reproducible, and unrelated to base seed + 1's."""
+    return int(np.random.SeedSequence([seed % 2**64, index]).generate_state(1)[0])  # any int, negative ones too
 
 
 def iter_image_files(inputs: Iterable[str | Path]) -> list[Path]:

@@ -18,7 +18,8 @@ from torch import nn
 from .config import Config
 from .errors import CheckpointError, ConfigError, require, shown
 from .methods import method_class, resolve
-from .models import size_multiple
+from .methods.base import Sampling
+from .models import latent_size, size_multiple
 from .models.inference_context import norm_mode
 from .models.layers import freeze_inference_mode
 from .runs.checkpoints import checkpoint_config, find_model_checkpoint, load_checkpoint
@@ -39,6 +40,13 @@ class LoadedModel:
     fixed_norm: str | None = None  # exported graphs: the inference mode baked into them
     input_palette: list[list[int]] | None = None  # class colours when the inputs are label maps
     weights: str = "live"  # "average" when the generators are the run's weight average (train.ema_decay)
+    sampling: Sampling = Sampling()  # how the method gives several pictures per input (methods.base.Sampling)
+    encoder: nn.Module | None = None  # photo -> (mu, logvar) of its code, for sampling.source == "latent"
+
+    @property
+    def latent(self) -> int:
+        """The length of the code z the generator takes (0: none)."""
+        return max((latent_size(net) for net in self.generators.values()), default=0)
 
     def channels_for(self, direction: str) -> tuple[int, int]:
         return self.channels if direction == "AtoB" else (self.channels[1], self.channels[0])
@@ -86,8 +94,14 @@ def load_model(path: str | Path, which: str = "best", device: str | torch.device
         generators[direction] = net.to(device).eval()
     if not generators:
         raise CheckpointError(f"{shown(file)}: holds no generator weights")
+    sampling = method_class(method).sampling
+    encoder = None
+    if sampling.encoder and sampling.encoder in state["networks"]:
+        encoder = method_class(method).inference_encoder(cfg, out_ch)
+        encoder.load_state_dict(state["networks"][sampling.encoder])
+        encoder = encoder.to(device).eval()
     return LoadedModel(cfg, method, (in_ch, out_ch), generators, int(state.get("step", 0)), file,
-                       input_palette=state.get("input_palette"), weights=used)
+                       input_palette=state.get("input_palette"), weights=used, sampling=sampling, encoder=encoder)
 
 
 def _load_exported_model(path: Path, device: str | torch.device) -> LoadedModel:
@@ -98,21 +112,26 @@ def _load_exported_model(path: Path, device: str | torch.device) -> LoadedModel:
     direction = meta["direction"]
     channels = (in_ch, out_ch) if direction == "AtoB" else (out_ch, in_ch)
     net = exported.net if exported.kind == "onnx" else exported.net.to(device)
+    # an exported graph runs dropout as its expectation: only a latent code still varies its pictures
+    sampling = Sampling("latent") if meta.get("latent", 0) else Sampling()
     return LoadedModel(cfg, meta["method"], channels, {direction: net}, int(meta.get("step", 0)), path,
-                       fixed_norm=norm_mode(meta["inference_norm"]), input_palette=meta.get("input_palette"))
+                       fixed_norm=norm_mode(meta["inference_norm"]), input_palette=meta.get("input_palette"),
+                       sampling=sampling)
 
 
 class FrozenGenerator(nn.Module):
     """A copy of a generator with its inference mode fixed at construction, for export: per-sample
-    statistics (per_image) or running statistics (eval), dropout as its expectation."""
+    statistics (per_image) or running statistics (eval), dropout as its expectation. A generator taking a
+    code z takes it as a second input (zeros, the prior's mean, when left out)."""
 
     def __init__(self, net: nn.Module, norm: str) -> None:
         super().__init__()
         self.net = freeze_inference_mode(net, norm, dropout=False)
         self.size_multiple = size_multiple(net)
+        self.latent = latent_size(net)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+    def forward(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(x) if z is None else self.net(x, z)
 
 
 class OnnxGenerator(nn.Module):
@@ -124,10 +143,13 @@ class OnnxGenerator(nn.Module):
         options = ort.SessionOptions()
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.input_name = self.session.get_inputs()[0].name
+        self.input_names = [item.name for item in self.session.get_inputs()]  # the image, then z if it takes one
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        (y,) = self.session.run(None, {self.input_name: x.detach().float().cpu().numpy()})
+    def forward(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        feed = {self.input_names[0]: x.detach().float().cpu().numpy()}
+        if z is not None:
+            feed[self.input_names[1]] = z.detach().float().cpu().numpy()
+        (y,) = self.session.run(None, feed)
         return torch.from_numpy(np.asarray(y)).to(x.device)
 
 
@@ -197,16 +219,21 @@ def load_exported(path: str | Path) -> ExportedModel:
         raise
     except Exception as exc:  # noqa: BLE001 - a damaged file of a known kind
         raise CheckpointError(f"{shown(path)}: cannot load ({str(exc).splitlines()[0][:160]})") from None
-    return ExportedModel(_Runner(net, int(meta["size_multiple"])).eval(), meta, kind)
+    return ExportedModel(_Runner(net, int(meta["size_multiple"]), int(meta.get("latent", 0))).eval(), meta, kind)
 
 
 class _Runner(nn.Module):
-    """Gives any exported graph the generator interface (``size_multiple``, a device)."""
+    """Gives any exported graph the generator interface (``size_multiple``, ``latent``, a device); a graph
+    exported with a code z as its second input gets zeros (the prior's mean) when called without one."""
 
-    def __init__(self, inner: nn.Module, multiple: int) -> None:
+    def __init__(self, inner: nn.Module, multiple: int, latent: int = 0) -> None:
         super().__init__()
-        self.inner, self.size_multiple = inner, multiple
+        self.inner, self.size_multiple, self.latent = inner, multiple, latent
         self.register_buffer("_device_marker", torch.zeros(0), persistent=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.inner(x)
+    def forward(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        if not self.latent:
+            return self.inner(x)
+        if z is None:
+            z = x.new_zeros(x.shape[0], self.latent)
+        return self.inner(x, z)

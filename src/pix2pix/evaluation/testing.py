@@ -24,6 +24,7 @@ from ..runs.checkpoints import RunPaths
 from .html import esc, fmt, page, rel, table
 from .fcn_score import FULL, SegmenterRecipe, fcn_reference_line, judge_for_data
 from .realism import RealismAccumulator
+from .sampling import DEFAULT_SAMPLES, sample_scores
 from ..metrics import image_metrics, l1, mean_metrics
 
 
@@ -68,6 +69,8 @@ def run_test(
     fcn_palette: str | None = None,
     fcn_recipe: SegmenterRecipe = FULL,
     fcn_cache: str | Path | None = None,
+    samples: int | None = None,
+    seed: int | None = None,
 ) -> TestResult:
     """Translate every pair of ``split``; write images, metrics.json and index.html.
 
@@ -77,10 +80,15 @@ def run_test(
     Args:
         fcn_palette: for label maps -> photos, also the FCN-score: a segmenter trained on DATA's train
             split (cached) reads the outputs through this palette; the real photos give the ceiling.
+        samples: also K sampled pictures per input, shown on the page and scored (``evaluation.sampling``:
+            diversity, best of K, the target's own code; the realism measures over every sample). Default:
+            8 for a model with a latent code, else none (0). ``seed``: the samples' (and dropout's) seed.
     """
     model = load_model(run, which, weights=weights)
     folder = Path(out) if out else RunPaths(Path(run)).results / split
     method = method_class(model.method)
+    if samples and method.data_kind == "unpaired":
+        Translator(model, norm=norm).check_samples(samples)  # its one-line refusal
     if method.data_kind == "unpaired":
         return run_unpaired_test(model, data, split, folder, norm=norm, limit=limit, progress=progress)
     cfg = model.config
@@ -91,7 +99,10 @@ def run_test(
     if len(source) == 0:
         raise DataError(f"{shown(data)}: split '{split}' has no usable pairs")
     count = len(source) if limit is None else min(limit, len(source))
-    translator = Translator(model, norm=norm, precision=precision, compile=compile, expected_images=count)
+    samples = (DEFAULT_SAMPLES if model.sampling.source == "latent" else 0) if samples is None else samples
+    translator = Translator(model, norm=norm, precision=precision, compile=compile, expected_images=count, seed=seed)
+    if samples:
+        translator.check_samples(samples)
     task = cfg.data.task
     others = baselines(task, cfg.data, mean_training_colour(data, cfg.data) if task == "edges" else None) if task != "paired" else {}
     rows: list[dict[str, Any]] = []
@@ -99,7 +110,7 @@ def run_test(
     if fcn_palette and task != "paired":
         raise ConfigError(f"--fcn-score: scores label maps -> photos, not the {task} task")
     judge = judge_for_data(data, cfg.data, fcn_palette, fcn_recipe, fcn_cache, progress) if fcn_palette else None
-    realism = RealismAccumulator()
+    realism, sampled_realism = RealismAccumulator(), RealismAccumulator()
     label_maps, outputs, photos = [], [], []
     for key, inp, output, target in translate_pairs(translator, source, cfg.data.direction, limit, progress=progress):
         realism.add(output, target)
@@ -107,14 +118,27 @@ def run_test(
             label_maps.append(inp)
             outputs.append(output)
             photos.append(target)
-        files = _write_row(folder / "images", key, method.test_images(viewable_input(task, inp), output, target))
+        images = method.test_images(viewable_input(task, inp), output, target)
         scores = task_scores(task, inp, output, target, cfg.data) if task != "paired" else image_metrics(output, target)
+        if samples:
+            pictures = translator.sample_arrays([inp], samples, prepared=True)[0]
+            own = None
+            if translator.encoder is not None:
+                own = translator.translate_arrays([inp], prepared=True, latent=translator.style_code(target))[0]
+                images["own_code"] = own
+            images.update({f"sample_{j}": picture for j, picture in enumerate(pictures)})
+            scores.update(sample_scores(pictures, target, own))
+            for picture in pictures:
+                sampled_realism.add(picture, target)
+        files = _write_row(folder / "images", key, images)
         rows.append({"key": key, "files": files, "metrics": scores})
         for name, baseline in others.items():
             baseline_rows[name].append(task_scores(task, inp, baseline(inp, target), target, cfg.data))
     mean = summarise(task, [r["metrics"] for r in rows]) if task != "paired" else mean_metrics([r["metrics"] for r in rows])
     report = _report_header(split, data, model, translator)
     realism_scores = realism.scores() if realism.measured else {}
+    if sampled_realism.measured:
+        realism_scores.update({f"samples_{name}": value for name, value in sampled_realism.scores().items()})
     if judge is not None:
         realism_scores.update(judge.scores(outputs, label_maps))
         report["fcn_reference"] = {"segmenter": judge.info, **judge.reference_scores(photos, label_maps)}
@@ -140,6 +164,7 @@ def _report_header(split: str, data: object, model: LoadedModel, translator: Tra
         "step": model.step,
         "weights": model.weights,
         "inference": {"norm": translator.norm, "seed": translator.seed, "scale": translator.scale},
+        "sampling": model.sampling.source,
     }
 
 

@@ -41,6 +41,21 @@ class HealthSignals:
     reconstruction: str
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """How a method's generator gives several pictures for one input (``translate --samples``, the test page,
+    the server). ``source``: ``latent`` (a code z beside the input, drawn from N(0, I) per sample; ``encoder``
+    names the checkpoint's network that maps a photo to its code, for ``--z-from``), ``dropout`` (its dropout
+    masks, one seed per sample, in per_image inference mode: the pix2pix paper's only noise) or ``none``."""
+
+    source: str = "none"
+    encoder: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.source not in ("latent", "dropout", "none"):  # a method's mistake, not the user's
+            raise ValueError(f"Sampling.source '{self.source}' is not one of latent, dropout, none")
+
+
 class Method(Protocol):
     """A training method: owns its networks and optimizers, one training step, and the class
     attributes the rest of the package reads instead of its name (see ``registry``)."""
@@ -56,6 +71,7 @@ class Method(Protocol):
     round_trip: ClassVar[bool]
     progress_keys: ClassVar[dict[str, str]]
     research_generators: ClassVar[tuple[str, ...]]
+    sampling: ClassVar[Sampling]
 
     def networks(self) -> dict[str, nn.Module]: ...
 
@@ -66,6 +82,10 @@ class Method(Protocol):
     @classmethod
     def inference_generator(cls, cfg: "Config", in_channels: int, out_channels: int) -> nn.Module:
         """An uninitialised generator of the kind this method trains (test, translate, export load into it)."""
+
+    @classmethod
+    def inference_encoder(cls, cfg: "Config", image_channels: int) -> nn.Module | None:
+        """An uninitialised ``sampling.encoder`` (photo -> (mu, logvar) of its code), or None without one."""
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]: ...
 
@@ -88,6 +108,7 @@ class Networks:
     opts: dict[str, torch.optim.Optimizer]
     averages: dict[str, WeightAverage]
     generator_keys: ClassVar[dict[str, str]]
+    sampling: ClassVar[Sampling] = Sampling()
 
     @staticmethod
     def test_images(inp: np.ndarray, output: np.ndarray, target: np.ndarray) -> dict[str, np.ndarray]:
@@ -97,6 +118,10 @@ class Networks:
     def inference_generator(cls, cfg: "Config", in_channels: int, out_channels: int) -> nn.Module:
         """An uninitialised generator of the kind this method trains, to load saved weights into."""
         return generator_from_config(cfg, in_channels, out_channels)
+
+    @classmethod
+    def inference_encoder(cls, cfg: "Config", image_channels: int) -> nn.Module | None:
+        return None
 
     def networks(self) -> dict[str, nn.Module]:
         """Everything a checkpoint holds: the trained networks and, as ``<name>_ema``, their averages."""

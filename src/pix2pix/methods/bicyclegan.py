@@ -10,8 +10,8 @@ Two cycles share the generator G(input, z) and the encoder E(image) -> (mu, logv
   recover z from it (L1 on E's mean, ``bicyclegan.lambda_latent``: a gradient for G only, as in the paper).
 
 As in the paper's code, D and D2 see output images alone (not paired with the input), least-squares GAN
-loss, G and E updated together, then the two discriminators. Without a z (test, translate, export, serve
-today) G runs at z = 0, the prior's mean.
+loss, G and E updated together, then the two discriminators. Without a z G runs at z = 0, the prior's mean;
+``sampling`` tells inference to draw z ~ N(0, I) per sample, or to take a photo's code from E.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from ..models import build_encoder, init_weights, pad_to_multiple, size_multiple
 from ..models.discriminators import judge
 from ..models.losses import d_loss_scales, g_loss_scales
 from .base import (HealthSignals, Networks, StepRuntime, averages_for, build_adam, d_views, discriminator_from_config,
-                   fingerprints, generator_from_config, model_inputs, refuse_paired_terms)
+                   fingerprints, generator_from_config, model_inputs, refuse_paired_terms, Sampling)
 from .registry import register_method
 
 
@@ -123,6 +123,17 @@ def bicyclegan_step(nets: dict[str, nn.Module], opt_G: torch.optim.Optimizer, op
     return losses
 
 
+def encoder_from_config(cfg: Config, image_channels: int) -> nn.Module:
+    """E (uninitialised): a target image -> the mean and log-variance of its code."""
+    opts: BicycleGANOptions = cfg.options
+    E = build_encoder(opts.encoder, in_channels=image_channels, latent=opts.nz, nef=opts.nef, norm=cfg.model.norm,
+                      image_size=cfg.data.crop_size)
+    if cfg.data.crop_size < E.smallest_input:
+        raise ConfigError(f"data.crop_size {cfg.data.crop_size} is too small for the {opts.encoder} encoder: the "
+                          f"smallest crop that works is {E.smallest_input}")
+    return E
+
+
 @register_method
 class BicycleGAN(Networks):
     """Owns G (a U-Net taking z beside the input), E (the encoder), D and D2 (on output images), one Adam for
@@ -142,6 +153,7 @@ class BicycleGAN(Networks):
     round_trip = False
     progress_keys = {"loss_D": "D", "loss_G_GAN": "G", "loss_G_L1": "L1", "loss_kl": "KL", "loss_z_L1": "z"}
     research_generators: tuple[str, ...] = ()
+    sampling = Sampling("latent", encoder="E")
 
     def __init__(self, cfg: Config, channels: tuple[int, int], device: torch.device) -> None:
         refuse_paired_terms(cfg, self.name)  # pix2pix's extra terms, which this step does not compute
@@ -153,11 +165,7 @@ class BicycleGAN(Networks):
         self.cfg, self.device = cfg, device
         in_ch, out_ch = channels
         G = generator_from_config(cfg, in_ch, out_ch, latent=opts.nz)
-        E = build_encoder(opts.encoder, in_channels=out_ch, latent=opts.nz, nef=opts.nef, norm=cfg.model.norm,
-                          image_size=cfg.data.crop_size)
-        if cfg.data.crop_size < E.smallest_input:
-            raise ConfigError(f"data.crop_size {cfg.data.crop_size} is too small for the {opts.encoder} encoder: the "
-                              f"smallest crop that works is {E.smallest_input}")
+        E = encoder_from_config(cfg, out_ch)
         self.nets = {"G": G, "E": E, "D": discriminator_from_config(cfg, out_ch), "D2": discriminator_from_config(cfg, out_ch)}
         for net in self.nets.values():
             init_weights(net, cfg.model.init, cfg.model.init_gain)
@@ -172,6 +180,10 @@ class BicycleGAN(Networks):
     @classmethod
     def inference_generator(cls, cfg: Config, in_channels: int, out_channels: int) -> nn.Module:
         return generator_from_config(cfg, in_channels, out_channels, latent=cfg.options.nz)
+
+    @classmethod
+    def inference_encoder(cls, cfg: Config, image_channels: int) -> nn.Module:
+        return encoder_from_config(cfg, image_channels)
 
     def train_step(self, batch: dict[str, torch.Tensor], runtime: StepRuntime) -> dict[str, torch.Tensor]:
         real_a, real_b = model_inputs(batch, ("input", "target"), self.device, runtime)

@@ -28,7 +28,7 @@ from ..models.discriminators import judge
 from ..models.losses import (d_loss_scales, feature_matching, fourier_amplitude, g_loss_scales, gradient_penalty,
                              local_log_spectrum, r1_penalty)
 from .base import (HealthSignals, Networks, StepRuntime, averages_for, build_adam, discriminator_from_config, fingerprints,
-                   d_views, generator_from_config, model_inputs)
+                   d_views, generator_from_config, model_inputs, Sampling)
 from .registry import register_method
 
 
@@ -232,6 +232,7 @@ class Pix2Pix(Networks):
     round_trip = False
     progress_keys = {"loss_D": "D", "loss_G_GAN": "G", "loss_G_L1": "L1"}
     research_generators = ("unet_128", "unet_256")
+    sampling = Sampling("dropout")  # the paper's only noise: a seed per sample, in per_image mode
 
     def __init__(self, cfg: Config, channels: tuple[int, int], device: torch.device) -> None:
         _refuse_d_terms_without_d(cfg)  # before any network is built

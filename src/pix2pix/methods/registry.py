@@ -18,7 +18,9 @@ package needs to know about it without naming it:
   validation scores the round trip and the test page shows it (``reconstructed``);
 - ``progress_keys``: logged loss -> its short label on the progress bar;
 - ``research_generators``: the research code's generator names whose
-  checkpoints ``pix2pix import`` turns into a run of this method.
+  checkpoints ``pix2pix import`` turns into a run of this method;
+- ``sampling`` (``base.Sampling``): whether and how its generator gives several
+  pictures for one input (a latent code, dropout, or not at all).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from .discriminators import PatchDiscriminator, PixelDiscriminator
 from .generators import ResnetGenerator, UNet, unet_depth
 from .init import init_weights
 from .layers import inference_mode
-from .padding import pad_to_multiple, run_padded, size_multiple
+from .padding import latent_size, pad_to_multiple, run_padded, size_multiple
 from .registry import (
     build_discriminator,
     build_encoder,
@@ -49,6 +49,7 @@ __all__ = [
     "head_names",
     "inference_mode",
     "init_weights",
+    "latent_size",
     "pad_to_multiple",
     "register_discriminator",
     "register_encoder",

@@ -27,11 +27,21 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
     return x
 
 
-def run_padded(net: nn.Module, x: torch.Tensor, multiple: int) -> torch.Tensor:
-    """net(x) for any H, W: pad to ``multiple``, run, crop back to the input's size."""
+def run_padded(net: nn.Module, x: torch.Tensor, multiple: int, latent: torch.Tensor | None = None) -> torch.Tensor:
+    """net(x) (or net(x, latent): a code per image) for any H, W: pad to ``multiple``, run, crop back."""
     height, width = x.shape[-2:]
-    out = net(pad_to_multiple(x, multiple))
+    padded = pad_to_multiple(x, multiple)
+    out = net(padded) if latent is None else net(padded, latent)
     return out[..., :height, :width]
+
+
+def latent_size(net: nn.Module) -> int:
+    """The length of the code z a generator takes beside its input (0: none), through DDP / compile /
+    export wrappers (which declare ``latent`` themselves)."""
+    for candidate in (net, getattr(net, "module", None), getattr(net, "_orig_mod", None)):
+        if candidate is not None and hasattr(candidate, "latent"):
+            return int(candidate.latent)
+    return 0
 
 
 def size_multiple(net: nn.Module) -> int:

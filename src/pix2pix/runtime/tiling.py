@@ -57,18 +57,22 @@ def _ramp(length: int, start: int, tile: int, prev_end: int | None, next_start: 
     return w.clamp_min(1e-6)
 
 
+def _call(net: nn.Module, x: torch.Tensor, latent: torch.Tensor | None) -> torch.Tensor:
+    return net(x) if latent is None else net(x, latent)
+
+
 def _stats_layers_in_order(net: nn.Module, context: InferenceContext, channels: int, multiple: int,
-                           device: torch.device) -> list[int]:
+                           device: torch.device, latent: torch.Tensor | None) -> list[int]:
     """Indices of the normalisation layers that use per-sample statistics, in the order a forward pass
     calls them (recorded in a context of this call: nothing is attached to the network)."""
     order: list[int] = []
     with using(replace(context, order=order)):
-        net(torch.zeros(1, channels, multiple, multiple, device=device))
+        _call(net, torch.zeros(1, channels, multiple, multiple, device=device), latent)
     return order
 
 
-def run_tiled(net: nn.Module, x: torch.Tensor, multiple: int, tile: int) -> torch.Tensor:
-    """net(x) for one (1, C, H, W) image, computed tile by tile.
+def run_tiled(net: nn.Module, x: torch.Tensor, multiple: int, tile: int, latent: torch.Tensor | None = None) -> torch.Tensor:
+    """net(x) for one (1, C, H, W) image, computed tile by tile (``latent``: its code, the same for every tile).
 
     Call inside ``inference_mode`` (its context says the mode and the dropout seed). ``tile`` is
     rounded down to ``multiple``; tiles overlap by a quarter of their size or more.
@@ -87,13 +91,13 @@ def run_tiled(net: nn.Module, x: torch.Tensor, multiple: int, tile: int) -> torc
     own_rows = owned_ranges(rows, tile_h, full_h, multiple)
     own_cols = owned_ranges(cols, tile_w, full_w, multiple)
     tiles = [(r, c, own_rows[i], own_cols[j]) for i, r in enumerate(rows) for j, c in enumerate(cols)]
-    layers = _stats_layers_in_order(net, context, x.shape[1], multiple, x.device)
+    layers = _stats_layers_in_order(net, context, x.shape[1], multiple, x.device, latent)
     stats: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def run(top: int, left: int, collect: tuple | None = None) -> torch.Tensor:
         tile_context = replace(context, canvas=(full_h, full_w, top, left, tile_h), fixed_stats=stats, collect=collect)
         with using(tile_context):
-            return net(xp[..., top : top + tile_h, left : left + tile_w])
+            return _call(net, xp[..., top : top + tile_h, left : left + tile_w], latent)
 
     for index in layers:  # (1) whole-image statistics, one layer at a time
         collector = StatsCollector()

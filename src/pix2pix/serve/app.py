@@ -1,5 +1,8 @@
 """The REST server: POST /translate, GET /health, GET /info, and a drawing page at /.
 
+``POST /translate?samples=K&seed=S`` answers with K different pictures (JSON, base64 PNGs) when the
+model samples (a latent code, or dropout in per_image mode: the method says which); without them, one PNG.
+
 The model is loaded once when the app is created, then compiled and warmed up
 on a worker thread while the server already answers (``/health`` says 503
 "starting" until it is ready; translation requests wait). A bounded pool of
@@ -13,8 +16,10 @@ something that is not an image, 400 for a damaged one.
 from __future__ import annotations
 
 import asyncio
+import base64
 import errno
 import io
+import secrets
 import socket
 import threading
 import logging
@@ -27,7 +32,7 @@ import numpy as np
 
 from .. import __version__
 from ..data.io import ImageTooLarge, decode_image, to_pil
-from ..errors import ImageError, Pix2PixError, require
+from ..errors import ConfigError, ImageError, Pix2PixError, require
 from ..inference import Translator, load_model
 from ..models import size_multiple
 
@@ -68,11 +73,16 @@ class ApiError(Exception):
         self.status, self.message = status, message
 
 
+MAX_SERVED_SAMPLES = 8  # pictures per request
+
+
 @dataclass
 class _Job:
     image: np.ndarray
     direction: str
     future: asyncio.Future
+    samples: int = 0  # 0: the one plain picture; K: K sampled pictures from ``seed``
+    seed: int = 0
 
 
 class Batcher:
@@ -101,10 +111,11 @@ class Batcher:
             except asyncio.CancelledError:
                 pass
 
-    async def translate(self, image: np.ndarray, direction: str) -> np.ndarray:
+    async def translate(self, image: np.ndarray, direction: str, samples: int = 0, seed: int = 0) -> np.ndarray | list[np.ndarray]:
+        """One picture, or with ``samples`` > 0 that many (a list) drawn from ``seed``."""
         assert self.queue is not None
         future = asyncio.get_running_loop().create_future()
-        await self.queue.put(_Job(image, direction, future))
+        await self.queue.put(_Job(image, direction, future, samples, seed))
         return await future
 
     async def _worker(self) -> None:
@@ -125,11 +136,17 @@ class Batcher:
                         jobs.append(await asyncio.wait_for(self.queue.get(), timeout))
                     except asyncio.TimeoutError:
                         break
-            for direction in {job.direction for job in jobs}:
-                group = [job for job in jobs if job.direction == direction]
-                translator = self.translators[direction]
+            plain = [job for job in jobs if not job.samples]
+            groups = [[job for job in plain if job.direction == d] for d in {job.direction for job in plain}]
+            for group in groups + [[job] for job in jobs if job.samples]:  # a sampled request: its own pass
+                translator = self.translators[group[0].direction]
                 try:
-                    outputs = await anyio.to_thread.run_sync(translator.translate_arrays, [job.image for job in group], len(group))
+                    if group[0].samples:
+                        job = group[0]
+                        outputs = await anyio.to_thread.run_sync(translator.sample_arrays, [job.image], job.samples, job.seed)
+                    else:
+                        outputs = await anyio.to_thread.run_sync(translator.translate_arrays, [job.image for job in group],
+                                                                 len(group))
                 except Exception as exc:  # noqa: BLE001 - reported to each waiting request
                     log.exception("translation failed")
                     for job in group:
@@ -166,7 +183,14 @@ class Info(BaseModel):
     max_upload_mb: float
     max_pixels: int
     batch_window_ms: float
+    sampling: str  # how the method varies its pictures: latent, dropout or none
+    can_sample: bool  # whether ``samples`` works with this model in the served inference mode
     version: str
+
+
+class Samples(BaseModel):
+    seed: int
+    images: list[str]  # base64 PNGs
 
 
 class ErrorBody(BaseModel):
@@ -258,7 +282,8 @@ def create_app(model_path: str | Path, options: ServeOptions | None = None) -> F
             training_scale=scale, step=model.step, input_palette=model.input_palette,
             task=data.task, scale_factor=data.scale_factor if data.task == "superres" else 1,
             max_upload_mb=options.max_upload_mb, max_pixels=options.max_pixels,
-            batch_window_ms=options.batch_window_ms, version=__version__,
+            batch_window_ms=options.batch_window_ms, sampling=model.sampling.source,
+            can_sample=_samples_refused(first, 2) is None, version=__version__,
         )
 
     async def _read_limited(request: Request) -> bytes:
@@ -275,14 +300,24 @@ def create_app(model_path: str | Path, options: ServeOptions | None = None) -> F
 
     @app.post(
         "/translate",
-        responses={200: {"content": {"image/png": {}}, "description": "the translated image, as PNG, the input's size"},
+        responses={200: {"content": {"image/png": {}, "application/json": {"schema": Samples.model_json_schema()}},
+                         "description": "the translated image as PNG, the input's size; with samples or seed, JSON: "
+                                        "the seed and the pictures (base64 PNGs)"},
                    400: {"model": ErrorBody}, 413: {"model": ErrorBody}, 415: {"model": ErrorBody}},
         response_class=Response,
     )
-    async def translate(request: Request, direction: str = "AtoB") -> Response:
-        """Translate one image: multipart form field ``file``, or the raw image as the request body."""
+    async def translate(request: Request, direction: str = "AtoB", samples: int | None = None,
+                        seed: int | None = None) -> Response:
+        """Translate one image: multipart form field ``file``, or the raw image as the request body. ``samples``
+        (1-8) different pictures, drawn from ``seed`` (default: a random one, returned to repeat them)."""
         if direction not in translators:
             raise ApiError(400, f"direction '{direction}' not available (valid: {', '.join(translators)})")
+        if samples is not None or seed is not None:
+            samples = 1 if samples is None else samples
+            refused = _samples_refused(translators[direction], samples)
+            if refused:
+                raise ApiError(400, refused)
+            seed = secrets.randbelow(2**31) if seed is None else seed
         body = await _read_limited(request)
         content_type = request.headers.get("content-type", "")
         if content_type.startswith("multipart/form-data"):
@@ -305,14 +340,32 @@ def create_app(model_path: str | Path, options: ServeOptions | None = None) -> F
         except ImageError as exc:
             status = 415 if "not an image" in exc.reason else 400
             raise ApiError(status, f"{exc.reason}") from None
-        output = await batcher.translate(image, direction)
-        buffer = io.BytesIO()
-        to_pil(output).save(buffer, format="PNG")
-        return Response(buffer.getvalue(), media_type="image/png")
+        if samples is not None:
+            pictures = await batcher.translate(image, direction, samples, seed or 0)
+            images = [base64.b64encode(_png(picture)).decode("ascii") for picture in pictures]
+            return JSONResponse(Samples(seed=seed or 0, images=images).model_dump())
+        return Response(_png(await batcher.translate(image, direction)), media_type="image/png")
 
     app.state.batcher = batcher
     app.state.model = model
     return app
+
+
+def _png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    to_pil(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _samples_refused(translator: Translator, samples: int) -> str | None:
+    """Why a request for ``samples`` pictures is refused, or None."""
+    if not 1 <= samples <= MAX_SERVED_SAMPLES:
+        return f"samples: {samples} is not between 1 and {MAX_SERVED_SAMPLES}"
+    try:
+        translator.check_samples(samples, "samples")
+    except ConfigError as exc:
+        return str(exc)
+    return None
 
 
 def serve(model_path: str | Path, host: str = "127.0.0.1", port: int = 8000, options: ServeOptions | None = None) -> None:
