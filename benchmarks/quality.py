@@ -24,6 +24,14 @@
   3 points, first reaches and then stays below the reference's final
   validation L1; that wall-clock is reported.
 - Output: a table, one JSON line, a PNG grid (input | reference | ours | target).
+- Another method against our pix2pix: ``--baseline defaults`` makes the reference
+  side ``pix2pix train`` with our defaults (no ``--set``), e.g.
+  ``--baseline defaults --set model.method=bicyclegan --samples 8``.
+- Several pictures per input (``--samples K``): each ``pix2pix train`` side also
+  draws K samples per test input (a latent code, or dropout in per_image mode:
+  ``pix2pix.evaluation.sampling``) and is scored on them: diversity, best of K,
+  the target's own code where there is an encoder, and the realism measures
+  and FCN-score over every sample (``samples_*``).
 """
 
 from __future__ import annotations
@@ -149,6 +157,46 @@ def ours_command(spec: dict[str, Any], run: Path) -> list[str]:
             *[a for item in sets for a in ("--set", item)]]
 
 
+def samples_path(path: Path) -> Path:
+    """Where a run's sampled test outputs are kept (input i's sample j at i * K + j), beside its test outputs."""
+    return path.with_name(path.name.removesuffix(".npz") + ".samples.npz")
+
+
+def own_code_path(path: Path) -> Path:
+    """Where a run's test outputs from each target's own code are kept (models with an encoder)."""
+    return path.with_name(path.name.removesuffix(".npz") + ".own_code.npz")
+
+
+def save_samples(translator: Any, inputs: list[np.ndarray], targets: list[np.ndarray], k: int, seed: int,
+                 outputs: Path) -> None:
+    """K samples per test input from ``seed``, and the targets' own codes' outputs where there is an encoder."""
+    per_input = translator.sample_arrays(inputs, k, seed=seed)
+    save_outputs(samples_path(outputs), [picture for pictures in per_input for picture in pictures])
+    if translator.encoder is not None:
+        own = [translator.translate_arrays([inp], latent=translator.style_code(target))[0]
+               for inp, target in zip(inputs, targets)]
+        save_outputs(own_code_path(outputs), own)
+
+
+def sample_summary(outputs: Path, k: int, targets: list[np.ndarray], inputs: list[np.ndarray], judge: Any,
+                   direction: str) -> dict[str, float]:
+    """Scores of a run's saved samples (see ``save_samples``): diversity, best of K, the targets' own codes,
+    and the realism measures and FCN-score over every sample (``samples_*``)."""
+    from pix2pix.evaluation.realism import realism_scores
+    from pix2pix.evaluation.sampling import sample_scores
+
+    flat = load_outputs(samples_path(outputs))
+    own = load_outputs(own_code_path(outputs)) if own_code_path(outputs).exists() else [None] * len(targets)
+    rows = [sample_scores(flat[i * k:(i + 1) * k], target, own[i]) for i, target in enumerate(targets)]
+    scores = {name: float(np.mean([row[name] for row in rows])) for name in rows[0]}
+    repeated = [target for target in targets for _ in range(k)]
+    scores.update({f"samples_{name}": value for name, value in realism_scores(zip(flat, repeated)).items()})
+    if judge is not None:
+        scores.update({f"samples_{name}": value
+                       for name, value in judge.scores(flat, [inp for inp in inputs for _ in range(k)]).items()})
+    return scores
+
+
 def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
     """`pix2pix train` as a user runs it, stopped by its time budget; then score its best checkpoint."""
     import torch
@@ -176,6 +224,8 @@ def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
     val = load_pairs(folder / "val", spec["size"], spec["direction"])
     save_outputs(val_outputs_path(Path(spec["outputs"])), translator.translate_arrays([inp for _, inp, _ in val]))
     targets = [t for _, _, t in test]
+    if spec.get("samples"):
+        save_samples(translator, [inp for _, inp, _ in test], targets, spec["samples"], spec["seed"], Path(spec["outputs"]))
     other = "eval" if translator.norm == "per_image" else "per_image"  # the other inference mode, for inference.norm's default
     alternative = Translator(load_model(run), scale="native", norm=other).translate_arrays([inp for _, inp, _ in test])
     return {"steps": int(latest["step"]), "budget_s": spec["budget"], "train_seconds": float(latest["train_seconds"]),
@@ -185,7 +235,7 @@ def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def worker(spec: dict[str, Any]) -> None:
-    result = run_reference(spec) if spec["side"] == "ref" else run_ours(spec)
+    result = run_reference(spec) if spec["side"] == "ref" else run_ours(spec)  # "base": our defaults, no --set
     print("RESULT " + json.dumps(result))
 
 
@@ -275,7 +325,7 @@ class RunStore:
         if not outputs_path.exists():
             return None
         if record.get("scorer") != scorer:
-            record["result"] = rescore(record["result"], load_outputs(outputs_path))
+            record["result"] = rescore(record["result"], load_outputs(outputs_path), outputs_path)
             self.write(key, kept, scorer, record["result"])
             record["scorer"] = scorer
         return record
@@ -333,32 +383,38 @@ def time_to_quality(curves: list[list[tuple[float, float]]], threshold: float) -
 
 
 def summarise(direction: str, results: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    metrics = [k for k in results["ref"][0]["scores"] if k in results["ours"][0]["scores"]]  # a cached ref may lack new ones
+    """Mean and sd per side of every score either side has (a side without it, e.g. the paper reference's
+    samples or a cached reference's newer measures: None), the gap where both have it."""
+    names = list(dict.fromkeys([*results["ref"][0]["scores"], *results["ours"][0]["scores"]]))
     summary: dict[str, Any] = {"direction": direction, "seeds": len(results["ref"])}
-    for name in metrics:
-        ref = [r["scores"][name] for r in results["ref"]]
-        ours = [r["scores"][name] for r in results["ours"]]
-        gap = pooled_gap(ref, ours)
-        summary[name] = {"reference": mean_sd(ref), "ours": mean_sd(ours), "gap_sd": gap}
+    for name in names:
+        ref = [r["scores"][name] for r in results["ref"] if name in r["scores"]]
+        ours = [r["scores"][name] for r in results["ours"] if name in r["scores"]]
+        both = len(ref) == len(results["ref"]) and len(ours) == len(results["ours"])
+        summary[name] = {"reference": mean_sd(ref) if ref else None, "ours": mean_sd(ours) if ours else None,
+                         "gap_sd": pooled_gap(ref, ours) if both else None}
     for side in ("ref", "ours"):
         summary[f"steps_{side}"] = mean_sd([r["steps"] for r in results[side]])
         summary[f"startup_s_{side}"] = mean_sd([r["startup_s"] for r in results[side]])
-    threshold = float(np.mean([r["val_L1"] for r in results["ref"]]))
+    threshold = float(np.mean([r["val_L1"] if "val_L1" in r else r["val_scores"]["L1"] for r in results["ref"]]))
     summary["reference_val_L1"] = threshold
     summary["time_to_reference_s"] = time_to_quality([r["curve"] for r in results["ours"]], threshold)
     return summary
 
 
-def print_table(summaries: list[dict[str, Any]], budget: float, cpu: str) -> None:
+def print_table(summaries: list[dict[str, Any]], budget: float, cpu: str, reference: str = "reference") -> None:
     print(f"quality at equal wall-clock ({budget:g} s of training each), {cpu}; mean +- sd over seeds")
+
+    def cell(value: tuple[float, float] | None) -> str:
+        return f"{'-':>20}" if value is None else f"{value[0]:>13.4f} +- {value[1]:.4f}"
+
     for s in summaries:
-        print(f"\n{s['direction']} ({s['seeds']} seeds): steps ref {s['steps_ref'][0]:.0f}, ours {s['steps_ours'][0]:.0f}")
-        print(f"  {'metric':<20}{'reference':>20}{'ours':>20}{'gap (pooled sd)':>18}")
+        print(f"\n{s['direction']} ({s['seeds']} seeds): steps {reference} {s['steps_ref'][0]:.0f}, ours {s['steps_ours'][0]:.0f}")
+        print(f"  {'metric':<24}{reference:>20}{'ours':>20}{'gap (pooled sd)':>18}")
         for name, value in s.items():
             if isinstance(value, dict) and "reference" in value:
-                (rm, rs), (om, osd) = value["reference"], value["ours"]
                 gap = "" if value["gap_sd"] is None else f"{value['gap_sd']:+.1f}"
-                print(f"  {name:<20}{rm:>13.4f} +- {rs:.4f}{om:>13.4f} +- {osd:.4f}{gap:>18}")
+                print(f"  {name:<24}{cell(value['reference'])}{cell(value['ours'])}{gap:>18}")
         fcn = s.get("fcn_reference")
         if fcn:
             print(f"  FCN-score judge ({fcn['segmenter']['key']}): real test photos pixel accuracy "
@@ -377,6 +433,17 @@ def write_grid(path: Path, pairs: list[tuple[str, np.ndarray, np.ndarray]], ref_
 
     ref, ours = load_outputs(ref_file), load_outputs(ours_file)
     rows = [[inp, ref[i], ours[i], target] for i, (_, inp, target) in enumerate(pairs[:GRID_IMAGES])]
+    write_image(grid(rows), path)
+
+
+def write_sample_grid(path: Path, pairs: list[tuple[str, np.ndarray, np.ndarray]], outputs_file: Path, k: int,
+                      shown: int = 6) -> None:
+    """input | up to ``shown`` samples | target, for the first GRID_IMAGES test inputs: what varies, what stays."""
+    from pix2pix.data.images import grid
+    from pix2pix.data.io import write_image
+
+    flat = load_outputs(samples_path(outputs_file))
+    rows = [[inp, *flat[i * k:i * k + min(k, shown)], target] for i, (_, inp, target) in enumerate(pairs[:GRID_IMAGES])]
     write_image(grid(rows), path)
 
 
@@ -403,6 +470,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers, both sides")
     parser.add_argument("--val-every", type=int, default=None, help="our validation interval in steps (default 100)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override on our side only")
+    parser.add_argument("--baseline", choices=["paper", "defaults"], default="paper",
+                        help="the reference side: the frozen paper recipe (default), or pix2pix train with our defaults "
+                             "(to measure another method or option set against them)")
+    parser.add_argument("--samples", type=int, default=0, metavar="K",
+                        help="also K samples per test input on each pix2pix-train side, scored (diversity, best of K, "
+                             "realism and FCN-score over every sample); 0: none")
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="keep each run's result here the moment it ends; the same command again skips finished runs "
                              "(resumable), and refuses runs made on another CPU model or with other code or options")
@@ -437,15 +510,24 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.data / "train").is_dir() or not (args.data / "test").is_dir():
         print(f"error: --data {args.data}: needs train/ and test/ folders of aligned A|B images", file=sys.stderr)
         return 2
+    if not 0 <= args.samples <= 64:
+        print(f"error: --samples {args.samples}: must be between 0 and 64", file=sys.stderr)
+        return 2
+    if args.baseline == "defaults" and args.reference_cache:
+        print("error: --reference-cache keeps the frozen paper reference; --baseline defaults trains our code", file=sys.stderr)
+        return 2
     if args.score_only and not args.out:
         print("error: --score-only: needs --out DIR, the folder of finished runs", file=sys.stderr)
         return 2
     palette = args.palette or ("facades" if args.data.resolve() == DEFAULT_DATA.resolve() else None)
     cpu = cpu_name()
     figures: dict[str, Any] = {"cpu": cpu, "budget_s": budget, "size": size, "seeds": seeds, "overrides": args.set,
+                               "baseline": args.baseline, "samples": args.samples,
                                "quick": quick, "commit": git_commit(), "directions": {}}
     started = time.time()
-    code = {"ref": side_code("ref"), "ours": side_code("ours")}
+    base = args.baseline == "defaults"  # the reference side is pix2pix train with our defaults
+    code = {"ref": side_code("ours" if base else "ref"), "ours": side_code("ours")}
+    reference_label = "pix2pix defaults" if base else "reference"
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         stores = {"ours": RunStore(args.out or root / "runs", strict=True)}
@@ -473,8 +555,11 @@ def main(argv: list[str] | None = None) -> int:
                     return None
                 return full_score(load_outputs(path), targets=[t for _, _, t in val_pairs], inputs=[i for _, i, _ in val_pairs])
 
-            def rescore(result: dict[str, Any], outputs: list[np.ndarray], full_score=full_score) -> dict[str, Any]:  # noqa: ANN001
+            def rescore(result: dict[str, Any], outputs: list[np.ndarray], outputs_file: Path, full_score=full_score,  # noqa: ANN001
+                        targets=targets, inputs=inputs, judge=judge, direction=direction) -> dict[str, Any]:
                 result = {**result, "scores": full_score(outputs)}
+                if samples_path(outputs_file).exists() and result.get("samples"):
+                    result["scores"].update(sample_summary(outputs_file, result["samples"], targets, inputs, judge, direction))
                 result.pop("other_norm", None)  # its outputs are not kept
                 result.pop("val_scores", None)  # re-scored below from its outputs, where kept
                 return result
@@ -487,11 +572,14 @@ def main(argv: list[str] | None = None) -> int:
             for seed in range(seeds):
                 for side in ("ref", "ours"):
                     store = stores[side]
-                    key = f"{args.data.resolve().name}_{direction}_{side}_seed{seed}"
+                    kind = "base" if side == "ref" and base else side  # what the side runs: ref, base or ours
+                    key = f"{args.data.resolve().name}_{direction}_{kind}_seed{seed}"
+                    sampled = args.samples if kind != "ref" else 0
                     identity = {"cpu": cpu, "code": code[side], "data": str(args.data.resolve().name), "direction": direction,
                                 "size": size, "budget_s": budget, "seed": seed, "threads": args.threads,
-                                "workers": args.workers, **({"overrides": args.set} if side == "ours" else {})}
-                    label = "reference" if side == "ref" else "ours"
+                                "workers": args.workers, **({"overrides": args.set} if kind == "ours" else {}),
+                                **({"overrides": []} if kind == "base" else {}), **({"samples": sampled} if sampled else {})}
+                    label = reference_label if side == "ref" else "ours"
                     done = store.finished(key, identity, scorer, rescore, ignore=("code",) if args.score_only else ())
                     if done is not None:
                         print(f"{direction} seed {seed}: {label}: done before ({store.paths(key)[0]})", file=sys.stderr)
@@ -503,14 +591,18 @@ def main(argv: list[str] | None = None) -> int:
                     if args.score_only:
                         print(f"error: --score-only: no finished run {store.paths(key)[0]}", file=sys.stderr)
                         return 2
-                    spec = {"side": side, "split": str(split), "size": size, "direction": direction, "seed": seed,
+                    spec = {"side": kind, "split": str(split), "size": size, "direction": direction, "seed": seed,
                             "budget": budget, "threads": args.threads, "workers": args.workers,
-                            "val_every": args.val_every or (20 if quick else 100), "overrides": args.set,
-                            "run": str(root / f"run_{direction}_{seed}"), "outputs": str(store.paths(key)[1])}
+                            "val_every": args.val_every or (20 if quick else 100),
+                            "overrides": args.set if kind == "ours" else [], "samples": sampled,
+                            "run": str(root / f"run_{direction}_{kind}_{seed}"), "outputs": str(store.paths(key)[1])}
                     print(f"{direction} seed {seed}: {label} ...", file=sys.stderr, flush=True)
                     result = spawn(spec)
                     if judge is not None:
                         result["scores"].update(judge.scores(load_outputs(Path(spec["outputs"])), inputs))
+                    if sampled:
+                        result["samples"] = sampled
+                        result["scores"].update(sample_summary(Path(spec["outputs"]), sampled, targets, inputs, judge, direction))
                     result["val_scores"] = val_score(Path(spec["outputs"]))
                     store.write(key, identity, scorer, result)  # the moment it ends: an interruption loses one run
                     results[side].append(result)
@@ -531,14 +623,19 @@ def main(argv: list[str] | None = None) -> int:
             if len(directions) > 1:
                 grid_path = grid_path.with_name(f"{grid_path.stem}_{direction}{grid_path.suffix}")
             seed0 = f"{args.data.resolve().name}_{direction}_{{}}_seed0"
-            write_grid(grid_path, test_pairs, stores["ref"].paths(seed0.format("ref"))[1],
+            write_grid(grid_path, test_pairs, stores["ref"].paths(seed0.format("base" if base else "ref"))[1],
                        stores["ours"].paths(seed0.format("ours"))[1])
             figures["directions"][direction]["grid"] = str(grid_path)
+            if args.samples:
+                sample_grid = grid_path.with_name(f"{grid_path.stem}_samples{grid_path.suffix}")
+                write_sample_grid(sample_grid, test_pairs, stores["ours"].paths(seed0.format("ours"))[1], args.samples)
+                figures["directions"][direction]["sample_grid"] = str(sample_grid)
     figures["seconds_total"] = time.time() - started
-    print_table(summaries, budget, cpu)
+    print_table(summaries, budget, cpu, reference_label)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
-    line = {"quality": {s["direction"]: {k: (v["ours"][0] / v["reference"][0] if isinstance(v, dict) and "ours" in v else v)
+    line = {"quality": {s["direction"]: {k: (v["ours"][0] / v["reference"][0] if isinstance(v, dict) and "ours" in v
+                                             and v["ours"] and v["reference"] else v)
                                          for k, v in s.items() if k in ("L1", "PSNR", "SSIM", "mean_IoU", "pixel_accuracy",
                                                                         "detail_2px", "detail_4px", "time_to_reference_s")}
                         for s in summaries}, "cpu": cpu, "quick": quick}

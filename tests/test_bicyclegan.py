@@ -23,9 +23,13 @@ def bicycle_cfg(*extra: str):
                                                                               *extra])
 
 
-def test_the_unet_takes_a_code_beside_the_input_and_none_means_the_priors_mean():
+@pytest.mark.parametrize("layers", ["input", "all"])
+def test_the_unet_takes_a_code_beside_the_input_and_none_means_the_priors_mean(layers: str):
     torch.manual_seed(0)
-    net = UNet(in_channels=3, out_channels=3, depth=5, ngf=4, norm="instance", dropout=0.0, latent=8).eval()
+    net = UNet(in_channels=3, out_channels=3, depth=5, ngf=4, norm="instance", dropout=0.0, latent=8,
+               latent_layers=layers).eval()
+    widths = [layer.in_channels for layer in net.modules() if isinstance(layer, torch.nn.Conv2d)][:5]  # the encoder's
+    assert widths == ([3 + 8, 4 + 8, 8 + 8, 16 + 8, 32 + 8] if layers == "all" else [3 + 8, 4, 8, 16, 32])
     x, z = torch.rand(2, 3, 32, 32) * 2 - 1, torch.randn(2, 8)
     with torch.no_grad():
         assert torch.equal(net(x), net(x, torch.zeros(2, 8)))
@@ -70,6 +74,7 @@ def test_the_latent_regression_trains_the_generator_alone():
     (["loss.lambda_l1=50"], "loss.lambda_l1: bicyclegan weighs its image reconstruction with bicyclegan.lambda_image"),
     (["data.load_size=16", "data.crop_size=8"], "too small for the resnet encoder: the smallest crop that works is 16"),
     (["bicyclegan.nz=0"], "bicyclegan.nz: must be between 1 and 512"),
+    (["bicyclegan.z_layers=middle"], "bicyclegan.z_layers: 'middle' is not one of all, input"),
     (["model.generator=resnet_6blocks"], "the resnet_6blocks generator takes no latent code"),
 ])
 def test_bad_options_are_one_line_errors(folder_data: Path, tmp_path: Path, extra: list[str], message: str):

@@ -54,7 +54,8 @@ def test_summary_gap_and_time_to_quality():
     cached_ref = {**run, "scores": {"L1": 0.2, "detail_2px": 1.0}}  # a cached run without a newer measure
     ours = {**run, "scores": {"L1": 0.1, "detail_2px": 0.5, "grid_2px": 0.1}}
     summary = summarise("BtoA", {"ref": [cached_ref], "ours": [ours]})
-    assert summary["L1"]["ours"] == (0.1, 0.0) and "grid_2px" not in summary
+    assert summary["L1"]["ours"] == (0.1, 0.0) and summary["L1"]["gap_sd"] is None  # one seed a side: no spread
+    assert summary["grid_2px"] == {"reference": None, "ours": (0.1, 0.0), "gap_sd": None}  # shown, never compared
 
 
 def _aligned(facades: Path, root: Path) -> Path:
@@ -121,17 +122,39 @@ def test_quick_mode_trains_both_sides_writes_the_table_json_and_grid_and_resumes
     assert mixed.returncode != 0 and "another cpu" in mixed.stderr and "never mixed" in mixed.stderr
 
 
+@pytest.mark.slow
+def test_another_method_against_our_defaults_with_samples_scored_on_both_sides(facades: Path, tmp_path: Path):
+    data = _aligned(facades, tmp_path / "aligned")
+    figures, grid, store = tmp_path / "quality.json", tmp_path / "grid.png", tmp_path / "runs"
+    r = _quick(data, tmp_path, "--baseline", "defaults", "--set", "model.method=bicyclegan", "--samples", "3",
+               "--json", str(figures), "--grid", str(grid), "--out", str(store))
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "pix2pix defaults" in r.stdout and "samples_fcn_pixel_accuracy" in r.stdout
+    runs = json.loads(figures.read_text())["directions"]["BtoA"]["runs"]
+    base, ours = runs["ref"][0]["scores"], runs["ours"][0]["scores"]
+    for scores in (base, ours):  # pix2pix samples through dropout, bicyclegan through its code
+        assert scores["diversity"] > 0 and 0 < scores["best_of_3_L1"] < 1
+        assert {"samples_detail_2px", "samples_grid_2px", "samples_fcn_mean_IoU"} <= set(scores)
+    assert "reconstruction_L1" in ours and "reconstruction_L1" not in base  # only bicyclegan has an encoder
+    assert sorted(p.name for p in store.glob("*.json")) == ["aligned_BtoA_base_seed0.json", "aligned_BtoA_ours_seed0.json"]
+    assert (store / "aligned_BtoA_ours_seed0.own_code.npz").exists()
+    picture = np.asarray(Image.open(grid.with_name("grid_samples.png")))
+    assert picture.shape[:2] == (4 * 66 - 2, 5 * 66 - 2) and picture.std() > 5  # input | 3 samples | target
+    refused = _quick(data, tmp_path, "--baseline", "defaults", "--reference-cache", str(tmp_path / "cache"))
+    assert refused.returncode == 2 and "--reference-cache" in refused.stderr
+
+
 def test_a_run_scored_by_an_older_scorer_is_rescored_from_its_outputs(tmp_path: Path):
     from quality import RunStore, save_outputs, scorer_version
 
     store = RunStore(tmp_path, strict=True)
     identity, scorer = {"cpu": "x", "code": "abc"}, scorer_version()
     store.write("k", identity, "realism-1", {"steps": 3, "scores": {"checkerboard": 1.0}})
-    assert store.finished("k", identity, "realism-1", lambda r, o: 1 / 0) is None  # no outputs kept: run it again
+    assert store.finished("k", identity, "realism-1", lambda r, o, path: 1 / 0) is None  # no outputs kept: run it again
     save_outputs(store.paths("k")[1], [np.full((8, 8, 3), 7, np.uint8)])
-    done = store.finished("k", identity, "realism-1", lambda r, o: 1 / 0)
+    done = store.finished("k", identity, "realism-1", lambda r, o, path: 1 / 0)
     assert done["result"] == {"steps": 3, "scores": {"checkerboard": 1.0}}
-    rescored = store.finished("k", identity, scorer, lambda r, o: {**r, "scores": {"n": len(o), "mean": float(o[0].mean())}})
+    rescored = store.finished("k", identity, scorer, lambda r, o, path: {**r, "scores": {"n": len(o), "mean": float(o[0].mean())}})
     assert rescored["result"] == {"steps": 3, "scores": {"n": 1, "mean": 7.0}}
     assert json.loads(store.paths("k")[0].read_text())["scorer"] == scorer == "realism-2"
     assert RunStore(tmp_path, strict=False).finished("k", {"cpu": "y", "code": "abc"}, scorer, None) is None  # a cache

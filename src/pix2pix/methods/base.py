@@ -221,9 +221,11 @@ def _require_resolved(cfg: "Config") -> None:
         raise ValueError("build networks from a resolved config (pix2pix.methods.resolve)")
 
 
-def generator_from_config(cfg: "Config", in_channels: int, out_channels: int, latent: int = 0) -> nn.Module:
+def generator_from_config(cfg: "Config", in_channels: int, out_channels: int, latent: int = 0,
+                          latent_layers: str = "input") -> nn.Module:
     """The configured generator (uninitialised) of a resolved config: shared by methods and the model loader.
-    ``latent`` > 0: it also takes a code z of that many numbers (0 when none is given)."""
+    ``latent`` > 0: it also takes a code z of that many numbers (0 when none is given), beside the input or
+    (``latent_layers="all"``) beside every encoder layer's input."""
     from ..models import build_generator
 
     from ..models.colour import BinnedColorization, LabColorization
@@ -236,6 +238,7 @@ def generator_from_config(cfg: "Config", in_channels: int, out_channels: int, la
     net = build_generator(
         m.generator, in_channels=in_channels, out_channels=channels, ngf=m.ngf, norm=m.norm,
         dropout=m.dropout, image_size=cfg.data.crop_size, upsample=m.upsample, input_skip=m.input_skip, latent=latent,
+        latent_layers=latent_layers,
     )
     if cfg.data.task == "inpainting":
         return InpaintingComposite(net)

@@ -44,6 +44,9 @@ class BicycleGANOptions(Section):
     lambda_image: float = 10.0
     lambda_kl: float = 0.01
     lambda_latent: float = 0.5
+    # Where G takes z: beside every encoder layer's input ("all", the paper's code's default,
+    # add-to-all) or beside the input image alone ("input").
+    z_layers: str = "all"
     # Filters in the encoder's first layer (paper: 64).
     nef: int = 64
     # Registered encoder (pix2pix.models.encoders).
@@ -53,6 +56,7 @@ class BicycleGANOptions(Section):
         check(1 <= self.nz <= 512, "bicyclegan.nz", "must be between 1 and 512")
         check_weights(self, "bicyclegan", ("lambda_image", "lambda_kl", "lambda_latent"))
         check(1 <= self.nef <= 1024, "bicyclegan.nef", "must be between 1 and 1024")
+        check(self.z_layers in ("all", "input"), "bicyclegan.z_layers", f"'{self.z_layers}' is not one of all, input")
 
 
 @dataclass(frozen=True)
@@ -164,7 +168,7 @@ class BicycleGAN(Networks):
         opts: BicycleGANOptions = cfg.options
         self.cfg, self.device = cfg, device
         in_ch, out_ch = channels
-        G = generator_from_config(cfg, in_ch, out_ch, latent=opts.nz)
+        G = generator_from_config(cfg, in_ch, out_ch, latent=opts.nz, latent_layers=opts.z_layers)
         E = encoder_from_config(cfg, out_ch)
         self.nets = {"G": G, "E": E, "D": discriminator_from_config(cfg, out_ch), "D2": discriminator_from_config(cfg, out_ch)}
         for net in self.nets.values():
@@ -179,7 +183,8 @@ class BicycleGAN(Networks):
 
     @classmethod
     def inference_generator(cls, cfg: Config, in_channels: int, out_channels: int) -> nn.Module:
-        return generator_from_config(cfg, in_channels, out_channels, latent=cfg.options.nz)
+        return generator_from_config(cfg, in_channels, out_channels, latent=cfg.options.nz,
+                                     latent_layers=cfg.options.z_layers)
 
     @classmethod
     def inference_encoder(cls, cfg: Config, image_channels: int) -> nn.Module:

@@ -97,8 +97,9 @@ class UNet(nn.Module):
     innermost one (3 of them at depth 8, as in the paper's code).
     ``upsample="resize_conv"`` replaces the transposed convolutions (see ``upsampling``).
     ``out_activation="none"`` leaves the last layer linear: per-pixel class logits for a segmenter.
-    ``latent`` > 0 takes a code z of that many numbers beside the input, tiled over the image and
-    concatenated with it (BicycleGAN's "input" injection); without a z the code is 0, the prior's mean.
+    ``latent`` > 0 takes a code z of that many numbers, tiled over the image and concatenated with the
+    input (``latent_layers="input"``) or with the input of every encoder layer (``"all"``, BicycleGAN's
+    add-to-all); without a z the code is 0, the prior's mean.
     """
 
     def __init__(
@@ -114,9 +115,13 @@ class UNet(nn.Module):
         out_activation: str = "tanh",
         input_skip: int = 0,
         latent: int = 0,
+        latent_layers: str = "input",
     ) -> None:
         super().__init__()
         self.latent = latent
+        if latent_layers not in ("input", "all"):
+            raise ValueError(f"UNet latent_layers must be 'input' or 'all', not {latent_layers!r}")
+        self.latent_everywhere = latent_layers == "all"
         if depth < 2:
             raise ValueError("UNet depth must be >= 2")
         if out_activation not in ("tanh", "none"):
@@ -131,10 +136,11 @@ class UNet(nn.Module):
         def up(cin: int, cout: int, level: int, use_bias: bool = bias) -> nn.Module:
             return upsampling(cin, cout, layer_upsample(upsample, level), use_bias)
 
+        inner_z = latent if self.latent_everywhere else 0  # z's channels beside each inner layer's input
         encoder: list[nn.Module] = [down(in_channels + latent, widths[0])]
         for i in range(1, depth - 1):
-            encoder.append(nn.Sequential(nn.LeakyReLU(0.2), down(widths[i - 1], widths[i]), make_norm(widths[i])))
-        encoder.append(nn.Sequential(nn.LeakyReLU(0.2), down(widths[-2], widths[-1])))  # innermost: no norm
+            encoder.append(nn.Sequential(nn.LeakyReLU(0.2), down(widths[i - 1] + inner_z, widths[i]), make_norm(widths[i])))
+        encoder.append(nn.Sequential(nn.LeakyReLU(0.2), down(widths[-2] + inner_z, widths[-1])))  # innermost: no norm
         self.encoder = nn.ModuleList(encoder)
 
         # decoder[i] undoes encoder[i] (maps widths[i] back to widths[i - 1]).
@@ -164,13 +170,13 @@ class UNet(nn.Module):
 
     def forward(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         source, skips = x, []
-        if self.latent:
-            if z is None:
-                z = x.new_zeros(x.shape[0], self.latent)
-            x = torch.cat([x, z.to(x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[2:])], dim=1)  # (B, C + nz, H, W)
-        elif z is not None:
+        if self.latent and z is None:
+            z = x.new_zeros(x.shape[0], self.latent)
+        elif not self.latent and z is not None:
             raise ValueError("this U-Net takes no latent code (latent=0)")
-        for layer in self.encoder:
+        for i, layer in enumerate(self.encoder):
+            if z is not None and (i == 0 or self.latent_everywhere):
+                x = torch.cat([x, z.to(x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[2:])], dim=1)  # (B, C + nz, H, W)
             x = layer(x)
             skips.append(x)
         x = self.decoder[-1](skips[-1])
@@ -292,24 +298,27 @@ def unet_depth(image_size: int) -> int:
 
 @register_generator("unet")
 def unet(*, in_channels: int, out_channels: int, ngf: int, norm: str, dropout: float, image_size: int,
-         upsample: str = "transposed", input_skip: int = 0, latent: int = 0) -> nn.Module:
+         upsample: str = "transposed", input_skip: int = 0, latent: int = 0, latent_layers: str = "input") -> nn.Module:
     """U-Net whose depth fits the training crop size (64 px -> 6, 256 px -> 8)."""
     return UNet(in_channels=in_channels, out_channels=out_channels, depth=unet_depth(image_size), ngf=ngf, norm=norm,
-                dropout=dropout, upsample=upsample, input_skip=input_skip, latent=latent)
+                dropout=dropout, upsample=upsample, input_skip=input_skip, latent=latent,
+                latent_layers=latent_layers)
 
 
 @register_generator("unet_128")
 def unet_128(*, in_channels: int, out_channels: int, ngf: int, norm: str, dropout: float, image_size: int,
-             upsample: str = "transposed", input_skip: int = 0, latent: int = 0) -> nn.Module:
+             upsample: str = "transposed", input_skip: int = 0, latent: int = 0, latent_layers: str = "input") -> nn.Module:
     return UNet(in_channels=in_channels, out_channels=out_channels, depth=7, ngf=ngf, norm=norm, dropout=dropout,
-                upsample=upsample, input_skip=input_skip, latent=latent)
+                upsample=upsample, input_skip=input_skip, latent=latent,
+                latent_layers=latent_layers)
 
 
 @register_generator("unet_256")
 def unet_256(*, in_channels: int, out_channels: int, ngf: int, norm: str, dropout: float, image_size: int,
-             upsample: str = "transposed", input_skip: int = 0, latent: int = 0) -> nn.Module:
+             upsample: str = "transposed", input_skip: int = 0, latent: int = 0, latent_layers: str = "input") -> nn.Module:
     return UNet(in_channels=in_channels, out_channels=out_channels, depth=8, ngf=ngf, norm=norm, dropout=dropout,
-                upsample=upsample, input_skip=input_skip, latent=latent)
+                upsample=upsample, input_skip=input_skip, latent=latent,
+                latent_layers=latent_layers)
 
 
 @register_generator("resnet_6blocks")

@@ -117,9 +117,11 @@ def build_generator(
     upsample: str = "transposed",
     input_skip: int = 0,
     latent: int = 0,
+    latent_layers: str = "input",
 ) -> nn.Module:
     """Build a registered generator; an unknown name lists the valid ones. ``input_skip`` and ``latent``
-    (a code z taken beside the input) are asked only of the generators that take them, when set."""
+    (a code z taken beside the input, or with ``latent_layers="all"`` beside every encoder layer's input)
+    are asked only of the generators that take them, when set."""
     if name not in _GENERATORS:
         raise ConfigError(f"model.generator: unknown generator '{name}' (valid: {', '.join(generator_names())})")
     extra = {}
@@ -131,7 +133,7 @@ def build_generator(
     if latent:
         if "latent" not in takes:
             raise ConfigError(f"model.generator: the {name} generator takes no latent code (the U-Nets do)")
-        extra["latent"] = latent
+        extra.update(latent=latent, latent_layers=latent_layers)
     return _GENERATORS[name](
         in_channels=in_channels, out_channels=out_channels, ngf=ngf, norm=norm, dropout=dropout, image_size=image_size,
         upsample=upsample, **extra,
