@@ -8,7 +8,7 @@ blocks. Each network has ``size_multiple``: inputs are padded to it.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -296,29 +296,21 @@ def unet_depth(image_size: int) -> int:
     return max(2, min(8, int(math.floor(math.log2(max(image_size, 4))))))
 
 
-@register_generator("unet")
-def unet(*, in_channels: int, out_channels: int, ngf: int, norm: str, dropout: float, image_size: int,
-         upsample: str = "transposed", input_skip: int = 0, latent: int = 0, latent_layers: str = "input") -> nn.Module:
-    """U-Net whose depth fits the training crop size (64 px -> 6, 256 px -> 8)."""
-    return UNet(in_channels=in_channels, out_channels=out_channels, depth=unet_depth(image_size), ngf=ngf, norm=norm,
-                dropout=dropout, upsample=upsample, input_skip=input_skip, latent=latent,
-                latent_layers=latent_layers)
+def unet_of_depth(depth: int | None) -> Callable[..., nn.Module]:
+    """The factory of a U-Net of ``depth`` layers (None: the depth that fits the training crop size)."""
+
+    def build(*, in_channels: int, out_channels: int, ngf: int, norm: str, dropout: float, image_size: int,
+              upsample: str = "transposed", input_skip: int = 0, latent: int = 0, latent_layers: str = "input") -> nn.Module:
+        return UNet(in_channels=in_channels, out_channels=out_channels, depth=depth or unet_depth(image_size), ngf=ngf,
+                    norm=norm, dropout=dropout, upsample=upsample, input_skip=input_skip, latent=latent,
+                    latent_layers=latent_layers)
+
+    return build
 
 
-@register_generator("unet_128")
-def unet_128(*, in_channels: int, out_channels: int, ngf: int, norm: str, dropout: float, image_size: int,
-             upsample: str = "transposed", input_skip: int = 0, latent: int = 0, latent_layers: str = "input") -> nn.Module:
-    return UNet(in_channels=in_channels, out_channels=out_channels, depth=7, ngf=ngf, norm=norm, dropout=dropout,
-                upsample=upsample, input_skip=input_skip, latent=latent,
-                latent_layers=latent_layers)
-
-
-@register_generator("unet_256")
-def unet_256(*, in_channels: int, out_channels: int, ngf: int, norm: str, dropout: float, image_size: int,
-             upsample: str = "transposed", input_skip: int = 0, latent: int = 0, latent_layers: str = "input") -> nn.Module:
-    return UNet(in_channels=in_channels, out_channels=out_channels, depth=8, ngf=ngf, norm=norm, dropout=dropout,
-                upsample=upsample, input_skip=input_skip, latent=latent,
-                latent_layers=latent_layers)
+unet = register_generator("unet")(unet_of_depth(None))  # 64 px -> depth 6, 256 px -> 8
+unet_128 = register_generator("unet_128")(unet_of_depth(7))  # the paper's names, fixed depths
+unet_256 = register_generator("unet_256")(unet_of_depth(8))
 
 
 @register_generator("resnet_6blocks")
