@@ -137,3 +137,16 @@ def test_import_resnet_and_errors(tmp_path: Path):
     (tmp_path / "junk.pth").write_text("junk")
     with pytest.raises(CheckpointError, match="not a readable"):
         import_research_generator(tmp_path / "junk.pth", "unet_256", tmp_path / "run4")
+
+
+def test_an_exporter_failure_is_its_innermost_reason_on_one_line():
+    from pix2pix.export import exporter_reason
+
+    try:
+        try:
+            raise ValueError("dynamic shape 'z' does not match\nmore detail")
+        except ValueError as inner:
+            raise RuntimeError("Failed to export. \x1b[96mThis is step 1/3\x1b[0m of exporting. Next steps:") from inner
+    except RuntimeError as outer:
+        assert exporter_reason(outer) == "ValueError: dynamic shape 'z' does not match"
+    assert exporter_reason(RuntimeError("\x1b[96mcoloured\x1b[0m")) == "RuntimeError: coloured"

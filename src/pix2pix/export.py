@@ -17,6 +17,7 @@ import contextlib
 import io
 import json
 import logging
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,7 +140,7 @@ def _export_onnx(frozen: FrozenGenerator, inputs: tuple[torch.Tensor, ...], out:
             program = torch.onnx.export(frozen, inputs, None, dynamo=True, input_names=names,
                                         output_names=["output"], dynamic_shapes=dims, verbose=False)
         except Exception as exc:  # noqa: BLE001 - report the exporter's reason on one line
-            raise CheckpointError(f"ONNX export failed: {str(exc).strip().splitlines()[0][:200]}") from None
+            raise CheckpointError(f"ONNX export failed: {exporter_reason(exc)}") from None
         finally:
             quiet.setLevel(level)
     program.save(buffer)
@@ -148,6 +149,15 @@ def _export_onnx(frozen: FrozenGenerator, inputs: tuple[torch.Tensor, ...], out:
     entry.key, entry.value = META_KEY, json.dumps(meta)
     data = proto.SerializeToString()
     atomic_write(out, lambda fh: fh.write(data))
+
+
+def exporter_reason(exc: BaseException) -> str:
+    """The first line of the innermost cause (the exporter wraps it in a banner of next steps), without
+    terminal colour codes, at most 200 characters."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+    return f"{type(exc).__name__}: {(text.splitlines() or [''])[0][:200]}"
 
 
 def _export_torchscript(frozen: FrozenGenerator, inputs: tuple[torch.Tensor, ...], out: Path, meta: dict[str, Any]) -> None:
