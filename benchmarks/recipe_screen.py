@@ -46,6 +46,12 @@ CANDIDATES: dict[str, list[str]] = {
     "d_layers4": ["model.n_layers_d=4"],
     # the paper's transposed convolutions in our recipe: does the upsampling decide the fine detail?
     "transposed": ["model.upsample=transposed"],
+    # the other way round: the paper's recipe in our trainer, then one of our defaults' changes at a time
+    # (which of them takes the reference's texture away?)
+    "published": ["model.recipe=published"],
+    "published_lsgan": ["model.recipe=published", "loss.gan_mode=lsgan"],
+    "published_ema": ["model.recipe=published", "train.ema_decay=0.999"],
+    "published_pixel_shuffle": ["model.recipe=published", "model.upsample=pixel_shuffle_outer"],
 }
 COLUMNS = ("L1", "fcn_pixel_accuracy", "fcn_mean_IoU", "detail_2px", "detail_4px", "detail_8px", "detail_16px",
            "grid_2px", "grid_4px", "grid_8px", "grid_16px", "grid_32px")
