@@ -49,6 +49,7 @@ OPTIONS = {
     "bilinear": ["model.upsample=bilinear"],
     "l1_decay": ["pix2pix.lambda_l1_final=10", "pix2pix.lambda_l1_decay_steps=4"],
     "input_skip": ["model.input_skip=4"],
+    "label_map_outputs": ["model.output_palette=facades"],
 }
 
 

@@ -200,6 +200,12 @@ class ModelConfig(Section):
     # without it an edge of the input reaches the output only through a stride-2 layer); 0 = off.
     # auto (or negative): the method's (0 for every method today; see benchmarks/results/recipe_realism.md).
     input_skip: int = -1
+    # Label maps as outputs (photo -> labels): none (G draws an image, trained with L1), or the
+    # targets' class colours: a built-in palette (facades), a JSON palette file, or #rrggbb,#rrggbb,...
+    # G then predicts one class per pixel (cross-entropy against each target pixel's nearest colour,
+    # weighed by loss.lambda_l1) and draws that class's colour, so a boundary is never a blend of two
+    # classes' colours. A run keeps the colours themselves (#rrggbb,...), so it needs no file later.
+    output_palette: str = "none"
     # Discriminators at 1, 1/2, 1/4 scale (pix2pixHD); 1 = the paper's single PatchGAN.
     num_d: int = 1
     # Spectral normalisation on every D convolution (Miyato et al., 2018).

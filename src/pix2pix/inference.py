@@ -151,6 +151,7 @@ class Translator:
         self.runner = AutoCompiledRunner(self.net, self.device, setting, kind, expected_images, mode=self.run_mode,
                                          seed=self.seed)
         self.in_channels, self.out_channels = model.channels_for(direction)
+        self.label_maps = model.config.model.output_palette != "none"  # outputs of class colours: resized nearest
         self.encoder = None  # photo -> its code, for style_code
         if model.encoder is not None:
             self.encoder = own_copy(model.encoder, share_weights=_device_of(model.encoder) == self.device)
@@ -224,7 +225,7 @@ class Translator:
         for a generator that takes one (``style_code``), else the prior's mean."""
         arrays = self._task_arrays(arrays, prepared, masks)
         outputs = self._generate([self.prepare(a) for a in arrays], batch_size, self.seed, self.runner, latent)
-        return [resize(out, *array.shape[:2]) for out, array in zip(outputs, arrays)]
+        return [resize(out, *array.shape[:2], nearest=self.label_maps) for out, array in zip(outputs, arrays)]
 
     def check_samples(self, k: int, option: str = "--samples") -> None:
         """A ConfigError naming ``option`` unless this model gives ``k`` different pictures per input."""
@@ -263,7 +264,7 @@ class Translator:
                 samples.append(self._generate(inputs, batch_size, self.seed, self.runner, code))
             else:  # the compiled runner has its own dropout seed fixed in it: this runs the network itself
                 samples.append(self._generate(inputs, batch_size, own, None, None))
-        return [[resize(sample[i], *array.shape[:2]) for sample in samples] for i, array in enumerate(arrays)]
+        return [[resize(sample[i], *array.shape[:2], nearest=self.label_maps) for sample in samples] for i, array in enumerate(arrays)]
 
     def sample(self, image: ImageLike, k: int, seed: int | None = None) -> list[Image.Image]:
         """``k`` different pictures for one image (see ``sample_arrays``)."""

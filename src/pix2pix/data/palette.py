@@ -1,10 +1,84 @@
-"""Guess whether a model's inputs are label maps, and their class colours (for the drawing page)."""
+"""Label maps' class colours: palettes (built-in, JSON files, inline) and guessing whether a model's inputs
+are label maps, and their colours (for the drawing page)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 
+from ..errors import ConfigError, shown
 from .sources import PairSource
+
+# Class colours measured on the facades label maps (cluster centres of flat
+# regions; every one lies on the jet colour map). Pass a JSON palette for
+# exact colours and names of other datasets.
+FACADES_PALETTE = {
+    "names": ["dark blue", "blue", "azure", "light blue", "cyan", "mint", "yellow-green", "amber", "orange", "red", "dark red"],
+    "colors": [[1, 1, 220], [2, 48, 252], [5, 125, 253], [5, 205, 254], [37, 251, 229], [113, 252, 151],
+               [196, 253, 63], [253, 169, 7], [251, 81, 4], [242, 4, 12], [172, 1, 5]],
+}
+BUILT_IN = {"facades": FACADES_PALETTE}
+
+
+@dataclass
+class Palette:
+    names: list[str]
+    colors: np.ndarray  # (K, 3) uint8-valued
+
+    def classify(self, image: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8 -> (H, W) class indices of the nearest palette colour."""
+        pixels = image[:, :, :3].reshape(-1, 1, 3).astype(np.int32)
+        distances = ((pixels - self.colors[None].astype(np.int32)) ** 2).sum(-1)
+        return distances.argmin(1).reshape(image.shape[:2])
+
+
+def load_palette(name_or_file: str, option: str = "--palette") -> Palette:
+    """A built-in palette by name, a JSON file {"names": [...], "colors": [[r, g, b], ...]}, or the colours
+    themselves, ``#rrggbb,#rrggbb,...`` (``inline``: how a run keeps its palette). ``option`` names the
+    setting in error messages."""
+    if name_or_file in BUILT_IN:
+        raw = BUILT_IN[name_or_file]
+    elif name_or_file.startswith("#"):
+        raw = {"colors": _hex_colours(name_or_file, option)}
+    else:
+        path = Path(name_or_file)
+        try:
+            raw = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{option} {shown(path)}: not a built-in palette ({', '.join(BUILT_IN)}) nor a file") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{option} {shown(path)}: not valid JSON ({exc})") from None
+    colors = raw.get("colors") if isinstance(raw, dict) else None
+    if not isinstance(colors, list) or not colors or not all(isinstance(c, list) and len(c) == 3 for c in colors):
+        raise ConfigError(f"{option} {name_or_file}: needs \"colors\": [[r, g, b], ...]")
+    array = np.array(colors, dtype=np.int64)
+    if array.min() < 0 or array.max() > 255:
+        raise ConfigError(f"{option} {name_or_file}: colour values must be 0-255")
+    names = raw.get("names") or [f"class_{i}" for i in range(len(colors))]
+    if len(names) != len(colors):
+        raise ConfigError(f"{option} {name_or_file}: {len(names)} names for {len(colors)} colours")
+    return Palette([str(n) for n in names], array)
+
+
+
+
+def inline(palette: Palette) -> str:
+    """The palette's colours as ``#rrggbb,#rrggbb,...`` (``load_palette`` reads it back)."""
+    return ",".join("#" + "".join(f"{int(v):02x}" for v in colour) for colour in palette.colors)
+
+
+def _hex_colours(text: str, option: str) -> list[list[int]]:
+    colours = []
+    for item in text.split(","):
+        item = item.strip()
+        if len(item) != 7 or not item.startswith("#") or any(c not in "0123456789abcdefABCDEF" for c in item[1:]):
+            raise ConfigError(f"{option}: '{item}' is not a colour #rrggbb")
+        colours.append([int(item[i:i + 2], 16) for i in (1, 3, 5)])
+    return colours
+
 
 
 def _flat_mask(image: np.ndarray, tolerance: int = 24) -> np.ndarray:

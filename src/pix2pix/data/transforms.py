@@ -16,13 +16,14 @@ from PIL import Image
 from ..config import DataConfig
 
 
-def resize(array: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Bicubic resize of (H, W, C) uint8, as the paper's code (PIL bicubic)."""
+def resize(array: np.ndarray, height: int, width: int, nearest: bool = False) -> np.ndarray:
+    """Bicubic resize of (H, W, C) uint8, as the paper's code (PIL bicubic); ``nearest`` for label maps,
+    whose pixels must keep their class colours."""
     if array.shape[0] == height and array.shape[1] == width:
         return array
     channels = array.shape[2]
     img = Image.fromarray(array[:, :, 0] if channels == 1 else array)
-    out = np.asarray(img.resize((width, height), Image.BICUBIC), dtype=np.uint8)
+    out = np.asarray(img.resize((width, height), Image.NEAREST if nearest else Image.BICUBIC), dtype=np.uint8)
     return out[:, :, None] if channels == 1 else out
 
 

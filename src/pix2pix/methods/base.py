@@ -179,11 +179,12 @@ def refuse_paired_terms(cfg: "Config", method: str) -> None:
     """Every method but pix2pix: pix2pix's optional terms, which their steps do not compute (``loss.lambda_gan``
     weighs pix2pix's adversarial term; the others cannot do without theirs)."""
     for key, value in (("loss.lambda_gan", cfg.loss.lambda_gan != 1), ("loss.lambda_fm", cfg.loss.lambda_fm),
+                       ("model.output_palette", cfg.model.output_palette != "none"),
                        ("loss.lambda_r1", cfg.loss.lambda_r1), ("loss.lambda_vgg", cfg.loss.lambda_vgg),
                        ("loss.lambda_fft", cfg.loss.lambda_fft), ("loss.lambda_spectrum", cfg.loss.lambda_spectrum),
                        ("train.d_augment", cfg.train.d_augment != "none")):
         if value:
-            raise ConfigError(f"{key} is an option of the pix2pix method (one of its extra terms); {method} does not use it")
+            raise ConfigError(f"{key} is an option of the pix2pix method (its step alone computes it); {method} does not use it")
 
 
 def averages_for(nets: dict[str, nn.Module], names: tuple[str, ...], decay: float) -> dict[str, WeightAverage]:
@@ -228,13 +229,18 @@ def generator_from_config(cfg: "Config", in_channels: int, out_channels: int, la
     (``latent_layers="all"``) beside every encoder layer's input."""
     from ..models import build_generator
 
+    from ..data.palette import load_palette
     from ..models.colour import BinnedColorization, LabColorization
     from ..models.generators import InpaintingComposite, ResidualComposite
+    from ..models.label_maps import PaletteClasses
 
     _require_resolved(cfg)
     m = cfg.model
     colour = m.colorization_output if cfg.data.task == "colorization" else "rgb"
-    channels = {"ab": 2, "bins": BinnedColorization.channels()}.get(colour, out_channels)
+    classes = load_palette(m.output_palette, "model.output_palette").colors if m.output_palette != "none" else None
+    if classes is not None and latent:
+        raise ConfigError("model.output_palette: a generator taking a latent code draws images, not label maps")
+    channels = len(classes) if classes is not None else {"ab": 2, "bins": BinnedColorization.channels()}.get(colour, out_channels)
     net = build_generator(
         m.generator, in_channels=in_channels, out_channels=channels, ngf=m.ngf, norm=m.norm,
         dropout=m.dropout, image_size=cfg.data.crop_size, upsample=m.upsample, input_skip=m.input_skip, latent=latent,
@@ -244,6 +250,8 @@ def generator_from_config(cfg: "Config", in_channels: int, out_channels: int, la
         return InpaintingComposite(net)
     if cfg.data.task in ("superres", "denoise"):
         return ResidualComposite(net)
+    if classes is not None:
+        return PaletteClasses(net, classes)
     if colour == "bins":
         return BinnedColorization(net, m.color_temperature, m.color_rebalance)
     return LabColorization(net) if colour == "ab" else net

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import torch
 
 from ..config import METHOD_AUTO_KEYS, SECTIONS, build_section
+from ..data.palette import inline, load_palette
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
@@ -80,6 +81,10 @@ def resolve(cfg: "Config") -> "Config":
                           "chosen method's own options)")
     out = cfg.copy()
     out.fill_auto(cls.paper_defaults if out.model.recipe == "published" else cls.defaults)
+    if out.model.output_palette != "none":  # the colours themselves, so that the run needs no palette file later
+        if out.data.task != "paired":
+            raise ConfigError(f"model.output_palette: label-map outputs are for pairs, not data.task={out.data.task}")
+        out.model.output_palette = inline(load_palette(out.model.output_palette, "model.output_palette"))
     return out.with_options(build_section(cls.name, cls.options, cfg.method_tables.get(cls.name, {})))
 
 
