@@ -95,6 +95,9 @@ def test_methods_that_do_not_sample_and_bad_counts_are_refused(tmp_path: Path, t
             Translator.from_checkpoint(trained_run).sample(picture(), k)
     with pytest.raises(ConfigError, match="--z-from: this model has no encoder"):
         Translator.from_checkpoint(trained_run).style_code(picture())
+    export_model(trained_run, "torchscript", tmp_path / "p2p.pt")
+    with pytest.raises(ConfigError, match="this exported model runs dropout as its expectation"):
+        Translator(load_model(tmp_path / "p2p.pt")).sample(picture(), 2)
     from pix2pix.evaluation.testing import run_test
 
     with pytest.raises(ConfigError, match="--samples: a cyclegan model gives one picture per input"):

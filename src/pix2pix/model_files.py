@@ -112,8 +112,9 @@ def _load_exported_model(path: Path, device: str | torch.device) -> LoadedModel:
     direction = meta["direction"]
     channels = (in_ch, out_ch) if direction == "AtoB" else (out_ch, in_ch)
     net = exported.net if exported.kind == "onnx" else exported.net.to(device)
-    # an exported graph runs dropout as its expectation: only a latent code still varies its pictures
-    sampling = Sampling("latent") if meta.get("latent", 0) else Sampling()
+    # the method's way of sampling (an exported graph has no encoder, and runs dropout as its expectation:
+    # Translator.check_samples says so for a model that samples through dropout)
+    sampling = method_class(meta["method"]).sampling
     return LoadedModel(cfg, meta["method"], channels, {direction: net}, int(meta.get("step", 0)), path,
                        fixed_norm=norm_mode(meta["inference_norm"]), input_palette=meta.get("input_palette"),
                        sampling=sampling)
